@@ -1,0 +1,41 @@
+"""Data layer: in-memory multi-modal datasets, seeded stratified splits and the dataset registry.
+
+Every dataset factory returns a :class:`DataBundle` (train/val/test
+:class:`MultiModalTensorDataset` plus ``num_classes``, ``modality_shapes`` and ``info``); samples
+are ``{"modalities": {name: Tensor}, "label": int, "index": int}``. The factories live in the
+modules ``mfeat`` (``"mfeat"``, ``"mfeat-corrupt"``) and ``synthetic`` (``"synthetic"``); build
+datasets through :func:`create_dataset`.
+
+Example:
+    >>> from mmbss.data import create_dataset, list_datasets
+    >>> list_datasets()
+    ['mfeat', 'mfeat-corrupt', 'synthetic']
+    >>> bundle = create_dataset("mfeat-corrupt", views=("pix", "fou"), seed=0)
+    >>> int(bundle.info["corrupted"].sum()), len(bundle.train)
+    (360, 1200)
+"""
+
+from .bundle import DATASETS, DataBundle, build_bundle, create_dataset, list_datasets
+from .corruption import CORRUPT_MODES, corrupt_samples
+from .mfeat import MFEAT_VIEWS, load_mfeat
+from .splits import check_fractions, fit_standardisation, numpy_rng, stratified_split
+from .synthetic import synthetic as _register_synthetic  # noqa: F401  (registers "synthetic")
+from .tensors import MultiModalTensorDataset, identity_collate
+
+__all__ = [
+    "CORRUPT_MODES",
+    "DATASETS",
+    "DataBundle",
+    "MFEAT_VIEWS",
+    "MultiModalTensorDataset",
+    "build_bundle",
+    "check_fractions",
+    "corrupt_samples",
+    "create_dataset",
+    "fit_standardisation",
+    "identity_collate",
+    "list_datasets",
+    "load_mfeat",
+    "numpy_rng",
+    "stratified_split",
+]

@@ -1,0 +1,160 @@
+"""The dataset registry and what every dataset factory returns: a :class:`DataBundle`."""
+
+from __future__ import annotations
+
+import inspect
+import logging
+from collections.abc import Callable, Mapping
+from dataclasses import dataclass, field
+from typing import Any
+
+import numpy as np
+import torch
+
+from mmbss.registry import Registry
+
+from .splits import fit_standardisation, stratified_split
+from .tensors import MultiModalTensorDataset
+
+__all__ = ["DataBundle", "DATASETS", "create_dataset", "list_datasets", "build_bundle"]
+
+log = logging.getLogger(__name__)
+
+DATASETS = Registry("dataset")
+"""Registry of dataset factories; each takes keyword options (always ``seed``, ``val_fraction``,
+``test_fraction``) and returns a :class:`DataBundle`."""
+
+
+@dataclass
+class DataBundle:
+    """The three splits of one dataset plus what a model needs to know about it.
+
+    Attributes:
+        train: training split, ``N_train`` samples.
+        val: validation split (model selection), ``N_val`` samples.
+        test: test split (reported once), ``N_test`` samples.
+        num_classes: number of classes C.
+        modality_shapes: modality name -> per-sample shape, e.g. ``{"pix": (1, 16, 15),
+            "fou": (76,)}``; the modality order is the order the user asked for.
+        info: dataset-specific extras, e.g. ``"corrupted"`` (BoolTensor ``[N_train]``) for
+            ``mfeat-corrupt`` or ``"easy_mask"`` for ``synthetic``; always ``"name"``, ``"seed"``
+            and ``"source_indices"`` (``{"train"|"val"|"test": LongTensor}`` row numbers in the
+            full dataset).
+    """
+
+    train: MultiModalTensorDataset
+    val: MultiModalTensorDataset
+    test: MultiModalTensorDataset
+    num_classes: int
+    modality_shapes: dict[str, tuple[int, ...]]
+    info: dict[str, Any] = field(default_factory=dict)
+
+    @property
+    def modalities(self) -> list[str]:
+        """Modality names, in order."""
+        return list(self.modality_shapes)
+
+
+def list_datasets() -> list[str]:
+    """Sorted names of the registered datasets (feeds ``--help``)."""
+    return DATASETS.names()
+
+
+def create_dataset(name: str, **kwargs: Any) -> DataBundle:
+    """Build the dataset registered as ``name``.
+
+    Args:
+        name: a name from :func:`list_datasets`, e.g. ``"mfeat"``, ``"mfeat-corrupt"``,
+            ``"synthetic"``.
+        **kwargs: the factory's keyword options; every factory takes ``seed`` (split seed),
+            ``val_fraction`` (default 0.2) and ``test_fraction`` (default 0.2).
+
+    Returns:
+        A :class:`DataBundle`; the same name and options give identical splits and values.
+
+    Raises:
+        ValueError: unknown dataset name (the message lists the valid ones and a close match) or
+            a bad option value.
+        TypeError: an option the dataset does not have, or an option of the wrong type.
+
+    Example:
+        >>> bundle = create_dataset("mfeat", views=("pix", "fou"), seed=0)
+        >>> len(bundle.train), len(bundle.val), len(bundle.test), bundle.num_classes
+        (1200, 400, 400, 10)
+    """
+    factory = DATASETS.get(name)
+    params = inspect.signature(factory).parameters
+    if not any(p.kind is p.VAR_KEYWORD for p in params.values()):
+        unknown = sorted(set(kwargs) - set(params))
+        if unknown:
+            raise TypeError(f"dataset {name!r} has no option {unknown[0]!r}; valid options: "
+                            f"{', '.join(params)}.")
+    return DATASETS.create(name, **kwargs)
+
+
+def build_bundle(views: Mapping[str, np.ndarray], labels: np.ndarray, *, name: str, seed: int,
+                 val_fraction: float, test_fraction: float, num_classes: int,
+                 image_scale: Mapping[str, float] | None = None,
+                 train_transform: Callable[[dict[str, np.ndarray], np.ndarray], dict[str, Any]]
+                 | None = None,
+                 info: dict[str, Any] | None = None) -> DataBundle:
+    """Split, preprocess and wrap raw arrays into a :class:`DataBundle` (shared by the factories).
+
+    Steps: stratified split by ``seed`` (:func:`~mmbss.data.splits.stratified_split`); the mean
+    and std of every view not named in ``image_scale`` over the clean training rows; then
+    ``train_transform`` may alter the raw training rows (e.g. corruption); finally each view in
+    ``image_scale`` is divided by its scale and every other view standardised with those
+    statistics. Because the statistics come from the clean rows, a transform never changes the
+    validation and test tensors.
+
+    Args:
+        views: name -> raw array ``[N, *shape]`` over all samples, in modality order.
+        labels: int array ``[N]`` in ``[0, num_classes)``.
+        name: dataset name, for messages and ``info["name"]``.
+        seed: split seed.
+        val_fraction: validation share in (0, 1).
+        test_fraction: test share in (0, 1); the two sum to < 1.
+        num_classes: number of classes C.
+        image_scale: views to scale by ``1 / scale`` instead of standardising (e.g.
+            ``{"pix": 6.0}``).
+        train_transform: ``f(train_views, train_labels) -> extra_info``; may replace arrays in
+            the ``train_views`` dict (``[N_train, *shape]`` each) in place; what it returns is
+            merged into ``info``.
+        info: extra entries for ``bundle.info``.
+
+    Returns:
+        The bundle; ``info["standardisation"]`` holds the train mean/std per standardised view.
+    """
+    image_scale = dict(image_scale or {})
+    labels = np.asarray(labels, dtype=np.int64)
+    train, val, test = stratified_split(labels, val_fraction=val_fraction,
+                                        test_fraction=test_fraction, seed=seed, owner=name)
+    splits = {"train": train, "val": val, "test": test}
+    per_split = {s: {k: np.asarray(v)[idx] for k, v in views.items()} for s, idx in splits.items()}
+    stats = fit_standardisation({k: v for k, v in per_split["train"].items()
+                                 if k not in image_scale})
+    extra = train_transform(per_split["train"], labels[train]) if train_transform else {}
+    datasets = {}
+    for s, idx in splits.items():
+        tensors = {}
+        for k, raw in per_split[s].items():
+            if k in image_scale:
+                arr = raw.astype(np.float32) / np.float32(image_scale[k])
+            else:
+                arr = (raw.astype(np.float32) - stats[k]["mean"]) / stats[k]["std"]
+            tensors[k] = torch.from_numpy(np.ascontiguousarray(arr, dtype=np.float32))
+        datasets[s] = MultiModalTensorDataset(tensors, torch.from_numpy(labels[idx]),
+                                              num_classes=num_classes)
+    bundle_info: dict[str, Any] = {
+        "name": name, "seed": seed,
+        "source_indices": {s: torch.from_numpy(idx) for s, idx in splits.items()},
+        "standardisation": {k: {m: torch.from_numpy(v) for m, v in st.items()}
+                            for k, st in stats.items()},
+    }
+    bundle_info.update(info or {})
+    bundle_info.update(extra)
+    log.info("dataset %s (seed %d): %d train / %d val / %d test samples, modalities %s",
+             name, seed, len(train), len(val), len(test), list(views))
+    return DataBundle(train=datasets["train"], val=datasets["val"], test=datasets["test"],
+                      num_classes=num_classes, modality_shapes=datasets["train"].modality_shapes,
+                      info=bundle_info)

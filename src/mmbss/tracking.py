@@ -1,0 +1,101 @@
+"""Online scoring (SPEC §5): reuse the logits of the training steps instead of a scoring pass."""
+
+from __future__ import annotations
+
+from collections.abc import Mapping
+
+import torch
+
+from ._validation import check_choice, check_int
+
+__all__ = ["OnlineScoreTracker"]
+
+
+class OnlineScoreTracker:
+    """Records per-sample raw criteria from training steps, by sample index.
+
+    At re-scoring time :meth:`scores` normalises the last recorded value of every sample over the
+    whole set and combines them with the scorer, so no extra forward pass is needed. A sample not
+    seen since the last call keeps its last recorded value. Samples never seen at all (e.g. not yet
+    in the curriculum subset) get, per ``unseen``:
+
+    * ``"mean"`` (default): the mean raw criterion of the seen samples — a neutral score, so they
+      are neither pushed first nor last;
+    * ``"error"``: :meth:`scores` raises, naming how many samples were never seen.
+
+    Args:
+        num_samples: N, size of the training set.
+        unseen: policy for never-seen samples, "mean" or "error".
+
+    Example:
+        >>> from mmbss import BalanceScorer
+        >>> scorer, tracker = BalanceScorer(), OnlineScoreTracker(4)
+        >>> z = {"a": torch.randn(2, 3), "b": torch.randn(2, 3)}
+        >>> tracker.record(torch.tensor([0, 2]), scorer.criteria(torch.randn(2, 3), z, torch.tensor([0, 1])))
+        >>> tracker.seen.tolist()
+        [True, False, True, False]
+        >>> tracker.scores(scorer).shape
+        torch.Size([4])
+    """
+
+    def __init__(self, num_samples: int, *, unseen: str = "mean"):
+        self.num_samples = check_int("OnlineScoreTracker", "num_samples", num_samples, low=1)
+        self.unseen = check_choice("OnlineScoreTracker", "unseen", unseen, ("mean", "error"))
+        self._values: dict[str, torch.Tensor] = {}
+        self.seen = torch.zeros(num_samples, dtype=torch.bool)
+
+    def record(self, indices: torch.Tensor, criteria: Mapping[str, torch.Tensor]) -> None:
+        """Store ``criteria`` (dict name -> Tensor[B]) of the samples ``indices`` (LongTensor[B]).
+
+        Later records of the same sample overwrite earlier ones. Values are detached and moved to
+        the CPU.
+        """
+        idx = torch.as_tensor(indices).detach().to("cpu", torch.long).reshape(-1)
+        if idx.numel() and (idx.min() < 0 or idx.max() >= self.num_samples):
+            raise ValueError(f"OnlineScoreTracker.record: indices must lie in [0, "
+                             f"{self.num_samples - 1}]; got [{int(idx.min())}, {int(idx.max())}].")
+        for name, v in criteria.items():
+            v = v.detach().to("cpu", torch.float64).reshape(-1)
+            if v.numel() != idx.numel():
+                raise ValueError(f"OnlineScoreTracker.record: criterion {name!r} has {v.numel()} "
+                                 f"values for {idx.numel()} indices.")
+            if not bool(torch.isfinite(v).all()):
+                raise ValueError(f"OnlineScoreTracker.record: criterion {name!r} holds NaN/inf.")
+            store = self._values.setdefault(name, torch.zeros(self.num_samples, dtype=torch.float64))
+            store[idx] = v
+        self.seen[idx] = True
+
+    def criteria(self) -> dict[str, torch.Tensor]:
+        """Full raw criteria, dict name -> Tensor[N], never-seen samples filled per ``unseen``."""
+        n_seen = int(self.seen.sum())
+        if n_seen == 0:
+            raise RuntimeError("OnlineScoreTracker: no sample recorded yet; train a warm-up epoch "
+                               "or run an exact scoring pass first.")
+        if n_seen < self.num_samples and self.unseen == "error":
+            raise RuntimeError(f"OnlineScoreTracker: {self.num_samples - n_seen} of "
+                               f"{self.num_samples} samples were never seen (unseen='error').")
+        out = {}
+        for name, v in self._values.items():
+            v = v.clone()
+            v[~self.seen] = v[self.seen].mean()
+            out[name] = v
+        return out
+
+    def scores(self, scorer) -> torch.Tensor:
+        """Imbalance scores d, Tensor[N], from the recorded criteria via ``scorer.combine``."""
+        return scorer.combine(self.criteria())
+
+    def state_dict(self) -> dict:
+        """Recorded values and the seen mask."""
+        return {"values": {k: v.clone() for k, v in self._values.items()}, "seen": self.seen.clone()}
+
+    def load_state_dict(self, state: dict) -> None:
+        """Restore :meth:`state_dict` (raises on missing/extra keys or a different N)."""
+        if set(state) != {"values", "seen"}:
+            raise KeyError(f"OnlineScoreTracker.load_state_dict: expected keys ['seen', 'values']; "
+                           f"got {sorted(state)}.")
+        if state["seen"].numel() != self.num_samples:
+            raise ValueError(f"OnlineScoreTracker.load_state_dict: state has "
+                             f"{state['seen'].numel()} samples, this tracker {self.num_samples}.")
+        self._values = {k: v.clone() for k, v in state["values"].items()}
+        self.seen = state["seen"].clone()

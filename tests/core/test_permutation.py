@@ -1,0 +1,95 @@
+import itertools
+
+import pytest
+import torch
+from hypothesis import given, settings
+from hypothesis import strategies as st
+
+from mmbss import weighted_draws, weighted_permutation
+
+# chi-square 0.999 quantiles for df = 1..20 (scipy.stats.chi2.ppf(0.999, df))
+_CHI2_999 = [10.83, 13.82, 16.27, 18.47, 20.52, 22.46, 24.32, 26.12, 27.88, 29.59,
+             31.26, 32.91, 34.53, 36.12, 37.70, 39.25, 40.79, 42.31, 43.82, 45.31]
+
+
+def _chi2(counts, probs, total):
+    expected = [p * total for p in probs]
+    return sum((c - e) ** 2 / e for c, e in zip(counts, expected, strict=True))
+
+
+def _sequential_position_probs(w):
+    """Exact P(item at position 0) and P(item at position 1) under sequential sampling w/o replacement."""
+    total = sum(w)
+    p0 = [wi / total for wi in w]
+    p1 = [0.0] * len(w)
+    for i, j in itertools.permutations(range(len(w)), 2):
+        p1[j] += p0[i] * w[j] / (total - w[i])
+    return p0, p1
+
+
+def test_positions_match_sequential_multinomial():
+    w = [1.0, 2.0, 3.0, 0.5, 3.5]
+    p0, p1 = _sequential_position_probs(w)
+    g = torch.Generator().manual_seed(123)
+    trials = 20000
+    first, second = [0] * 5, [0] * 5
+    for _ in range(trials):
+        perm = weighted_permutation(torch.tensor(w), generator=g)
+        first[int(perm[0])] += 1
+        second[int(perm[1])] += 1
+    assert _chi2(first, p0, trials) < _CHI2_999[3]
+    assert _chi2(second, p1, trials) < _CHI2_999[3]
+    # and torch.multinomial (the reference) agrees with the same exact law
+    m_first = torch.bincount(torch.multinomial(torch.tensor(w).expand(trials, 5), 1, generator=g)[:, 0], minlength=5)
+    assert _chi2(m_first.tolist(), p0, trials) < _CHI2_999[3]
+
+
+def test_is_a_permutation_zero_weights_last_and_reproducible():
+    w = torch.tensor([0.0, 1.0, 0.0, 2.0, 1.0])
+    a = weighted_permutation(w, generator=torch.Generator().manual_seed(5))
+    b = weighted_permutation(w, generator=torch.Generator().manual_seed(5))
+    assert torch.equal(a, b)
+    assert sorted(a.tolist()) == list(range(5))
+    assert a[-2:].tolist() == [0, 2]
+
+
+def test_works_beyond_multinomial_limit():
+    n = 2**24 + 10
+    w = torch.ones(n)
+    with pytest.raises(RuntimeError):
+        torch.multinomial(w, 5, replacement=False)
+    p = weighted_permutation(w, generator=torch.Generator().manual_seed(0))
+    assert p.numel() == n and int(p.max()) == n - 1
+    assert torch.bincount(p, minlength=n).max() == 1
+
+
+@settings(max_examples=40, deadline=None)
+@given(st.lists(st.floats(0, 100), min_size=1, max_size=60).filter(lambda w: any(x > 0 for x in w)),
+       st.integers(0, 2**31))
+def test_property_always_a_permutation(w, seed):
+    p = weighted_permutation(torch.tensor(w, dtype=torch.float64), generator=torch.Generator().manual_seed(seed))
+    assert sorted(p.tolist()) == list(range(len(w)))
+    n_pos = sum(x > 0 for x in w)
+    assert all(w[i] > 0 for i in p[:n_pos].tolist())
+
+
+def test_weighted_draws_frequencies():
+    w = torch.tensor([1.0, 0.0, 3.0, 6.0])
+    d = weighted_draws(w, 50000, generator=torch.Generator().manual_seed(0))
+    counts = torch.bincount(d, minlength=4).tolist()
+    assert counts[1] == 0
+    assert _chi2([counts[0], counts[2], counts[3]], [0.1, 0.3, 0.6], 50000) < _CHI2_999[1]
+
+
+@pytest.mark.parametrize("fn", [weighted_permutation, lambda w: weighted_draws(w, 3)])
+def test_bad_weights(fn):
+    with pytest.raises(ValueError, match=r"'weights' must be finite and >= 0; got 1 negative and 0 infinite"):
+        fn(torch.tensor([1.0, -1.0]))
+    with pytest.raises(ValueError, match=r"'weights' holds 1 NaN value"):
+        fn(torch.tensor([1.0, float("nan")]))
+    with pytest.raises(ValueError, match="all weights are zero"):
+        fn(torch.zeros(3))
+    with pytest.raises(ValueError, match="'weights' is empty"):
+        fn(torch.zeros(0))
+    with pytest.raises(ValueError, match="'weights' must be a 1-D Tensor"):
+        fn(torch.ones(2, 2))

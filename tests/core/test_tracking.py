@@ -1,0 +1,49 @@
+import pytest
+import torch
+
+from mmbss import BalanceScorer, OnlineScoreTracker
+
+
+def test_last_value_kept_and_unseen_get_mean():
+    t = OnlineScoreTracker(4)
+    t.record(torch.tensor([0, 1]), {"loss": torch.tensor([1.0, 3.0])})
+    t.record(torch.tensor([1]), {"loss": torch.tensor([5.0])})
+    assert t.criteria()["loss"].tolist() == [1.0, 5.0, 3.0, 3.0]
+    assert t.seen.tolist() == [True, True, False, False]
+
+
+def test_online_scores_equal_exact_scores_when_all_seen():
+    torch.manual_seed(0)
+    n = 12
+    fused, uni, y = torch.randn(n, 3), {"a": torch.randn(n, 3), "b": torch.randn(n, 3)}, torch.randint(0, 3, (n,))
+    scorer = BalanceScorer()
+    exact = scorer.score(fused, uni, y)
+    t = OnlineScoreTracker(n)
+    for idx in torch.randperm(n).split(5):  # mini-batches in a random order
+        t.record(idx, scorer.criteria(fused[idx], {k: v[idx] for k, v in uni.items()}, y[idx]))
+    assert torch.allclose(t.scores(scorer), exact, atol=1e-6)
+
+
+def test_policies_and_errors():
+    t = OnlineScoreTracker(3, unseen="error")
+    with pytest.raises(RuntimeError, match="no sample recorded yet"):
+        t.criteria()
+    t.record(torch.tensor([0]), {"loss": torch.tensor([1.0])})
+    with pytest.raises(RuntimeError, match=r"2 of 3 samples were never seen \(unseen='error'\)"):
+        t.criteria()
+    with pytest.raises(ValueError, match=r"indices must lie in \[0, 2\]; got \[3, 3\]"):
+        t.record(torch.tensor([3]), {"loss": torch.tensor([1.0])})
+    with pytest.raises(ValueError, match="criterion 'loss' holds NaN/inf"):
+        t.record(torch.tensor([1]), {"loss": torch.tensor([float("nan")])})
+    with pytest.raises(ValueError, match=r"OnlineScoreTracker: 'unseen' must be one of 'mean', 'error'; got 'zero'"):
+        OnlineScoreTracker(3, unseen="zero")
+
+
+def test_state_round_trip():
+    a = OnlineScoreTracker(3)
+    a.record(torch.tensor([2]), {"loss": torch.tensor([4.0])})
+    b = OnlineScoreTracker(3)
+    b.load_state_dict(a.state_dict())
+    assert torch.equal(a.criteria()["loss"], b.criteria()["loss"])
+    with pytest.raises(ValueError, match="state has 3 samples, this tracker 4"):
+        OnlineScoreTracker(4).load_state_dict(a.state_dict())

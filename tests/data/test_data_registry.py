@@ -1,0 +1,72 @@
+"""Dataset registry, public surface and the runnable docstring examples of mmbss.data."""
+
+import doctest
+import importlib
+import inspect
+
+import pytest
+
+import mmbss.data
+from mmbss.data import DATASETS, DataBundle, create_dataset, list_datasets
+
+MODULES = ["mmbss.data", "mmbss.data.bundle", "mmbss.data.corruption", "mmbss.data.mfeat",
+           "mmbss.data.splits", "mmbss.data.synthetic", "mmbss.data.tensors"]
+
+
+def test_list_datasets():
+    assert list_datasets() == ["mfeat", "mfeat-corrupt", "synthetic"]
+
+
+@pytest.mark.parametrize("name", list_datasets())
+def test_every_dataset_contract(name):
+    """Every factory takes seed/val_fraction/test_fraction and returns a consistent bundle."""
+    kw = {"num_samples": 100} if name == "synthetic" else {}
+    b = create_dataset(name, seed=0, val_fraction=0.25, test_fraction=0.25, **kw)
+    assert isinstance(b, DataBundle)
+    n = len(b.train) + len(b.val) + len(b.test)
+    assert len(b.test) == round(0.25 * n) and len(b.val) == round(0.25 * n)
+    for ds in (b.train, b.val, b.test):
+        assert ds.modality_shapes == b.modality_shapes and ds.num_classes == b.num_classes
+        item = ds[0]
+        assert set(item["modalities"]) == set(b.modalities)
+    assert b.info["name"] == name and b.info["seed"] == 0
+    params = inspect.signature(DATASETS.get(name)).parameters
+    assert {"seed", "val_fraction", "test_fraction"} <= set(params)
+    assert params["val_fraction"].default == 0.2 and params["test_fraction"].default == 0.2
+
+
+def test_unknown_dataset_name():
+    with pytest.raises(ValueError, match=r"unknown dataset 'mfaet'; valid names: mfeat, "
+                                         r"mfeat-corrupt, synthetic\. Did you mean 'mfeat'\?"):
+        create_dataset("mfaet")
+
+
+def test_unknown_option():
+    with pytest.raises(TypeError, match=r"dataset 'mfeat' has no option 'corrupt_mode'; valid "
+                                        r"options: views, seed, val_fraction, test_fraction\."):
+        create_dataset("mfeat", corrupt_mode="swap")
+
+
+def test_public_names_have_docstrings():
+    for modname in MODULES:
+        module = importlib.import_module(modname)
+        assert module.__doc__, modname
+        for name in module.__all__:
+            obj = getattr(module, name)
+            if inspect.isclass(obj) or inspect.isfunction(obj):
+                assert inspect.getdoc(obj), f"{modname}.{name} has no docstring"
+                for meth_name, meth in vars(obj).items() if inspect.isclass(obj) else ():
+                    if not meth_name.startswith("_") and callable(meth):
+                        assert inspect.getdoc(meth), f"{modname}.{name}.{meth_name}"
+
+
+@pytest.mark.parametrize("modname", MODULES)
+def test_docstring_examples_run(modname):
+    module = importlib.import_module(modname)
+    result = doctest.testmod(module, optionflags=doctest.NORMALIZE_WHITESPACE)
+    assert result.failed == 0
+
+
+def test_package_all_is_complete():
+    for name in mmbss.data.__all__:
+        assert hasattr(mmbss.data, name)
