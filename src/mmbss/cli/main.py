@@ -1,0 +1,159 @@
+"""The ``mmbss`` command: argument parsing and config loading, nothing else (DESIGN: cli layer).
+
+Every user mistake ends in one ``mmbss: error: ...`` line and exit status 2 (1 for a diverged run);
+set ``MMBSS_DEBUG=1`` to see the traceback instead.
+"""
+
+from __future__ import annotations
+
+import argparse
+import logging
+import os
+import sys
+from pathlib import Path
+
+__all__ = ["main", "build_parser"]
+
+
+def build_parser() -> argparse.ArgumentParser:
+    """The argument parser of ``mmbss`` and its sub-commands."""
+    from ..data import list_datasets
+    from ..methods import list_methods
+
+    p = argparse.ArgumentParser(prog="mmbss", description="Balance-aware Sequence Sampling for "
+                                "multi-modal learning: train, compare, score, report.")
+    p.add_argument("--version", action="version", version=_version())
+    sub = p.add_subparsers(dest="command", required=True, metavar="COMMAND")
+    cfg_help = (f"methods: {', '.join(list_methods())}; datasets: {', '.join(list_datasets())}. "
+                "Example: --set method.name=bss-cl --set train.epochs=10")
+
+    t = sub.add_parser("train", help="train one method with one seed", description=cfg_help)
+    _config_args(t)
+    t.add_argument("--out", default=None, help="run directory (default: runs/<method>-seed<seed>)")
+    t.add_argument("--resume", action="store_true", help="continue the run in --out exactly")
+    t.add_argument("--overwrite", action="store_true", help="replace a run already in --out")
+
+    c = sub.add_parser("compare", help="methods x seeds -> table and plots", description=cfg_help)
+    _config_args(c)
+    c.add_argument("--methods", nargs="+", help="override compare.methods (names)")
+    c.add_argument("--seeds", nargs="+", type=int, help="override compare.seeds")
+    c.add_argument("--baseline", help="override compare.baseline")
+    c.add_argument("--out", default="runs/compare", help="comparison directory")
+    c.add_argument("--jobs", type=int, default=1, help="runs in parallel (processes)")
+    c.add_argument("--resume", action="store_true", help="reuse finished runs, resume the rest")
+    c.add_argument("--overwrite", action="store_true", help="replace a comparison already in --out")
+
+    s = sub.add_parser("score", help="export per-sample balance scores of a trained run")
+    s.add_argument("run", help="run directory written by 'mmbss train'")
+    s.add_argument("--checkpoint", default="best", help="'best', 'last' or a path to a .pt file")
+    s.add_argument("--out", default=None, help="CSV file (default: <run>/scores/<checkpoint>.csv)")
+
+    r = sub.add_parser("report", help="plots of a run or of a comparison")
+    r.add_argument("dir", help="run directory or comparison directory")
+    r.add_argument("--out", default=None, help="folder for the PNGs (default: <dir>/plots)")
+
+    sub.add_parser("list", help="registered methods, datasets, encoders, fusions, pacings")
+    return p
+
+
+def _config_args(p: argparse.ArgumentParser) -> None:
+    p.add_argument("--config", default=None, help="YAML config (see configs/)")
+    p.add_argument("--set", dest="overrides", action="append", default=[], metavar="KEY=VALUE",
+                   help="override one config key, e.g. train.epochs=5 (repeatable)")
+    p.add_argument("--quiet", action="store_true", help="no progress bars or per-epoch lines")
+
+
+def main(argv: list[str] | None = None) -> int:
+    """Entry point of the ``mmbss`` console script; returns the exit status."""
+    args = build_parser().parse_args(argv)
+    logging.basicConfig(level=logging.WARNING if getattr(args, "quiet", False) else logging.INFO,
+                        format="%(message)s")
+    from ..engine import ConfigError, RunExistsError, TrainingDiverged
+
+    try:
+        return _COMMANDS[args.command](args)
+    except TrainingDiverged as e:
+        print(f"mmbss: error: {e}", file=sys.stderr)
+        return 1
+    except (ConfigError, ValueError, TypeError, KeyError, FileNotFoundError, RunExistsError) as e:
+        if os.environ.get("MMBSS_DEBUG"):
+            raise
+        msg = e.args[0] if isinstance(e, KeyError) and e.args else e
+        print(f"mmbss: error: {msg}", file=sys.stderr)
+        return 2
+
+
+def _train(args) -> int:
+    from ..engine import load_config, train
+
+    cfg = load_config(args.config, args.overrides)
+    out = args.out or f"runs/{cfg.method.name}-seed{cfg.train.seed}"
+    s = train(cfg, out, resume=args.resume, overwrite=args.overwrite, quiet=args.quiet)
+    t = s["test"]
+    print(f"{cfg.method.name} seed {cfg.train.seed}: best val epoch {s['best_epoch']}, test acc "
+          f"{100 * t['acc']:.2f} %, macro-F1 {100 * t['macro_f1']:.2f} %, per-modality "
+          + ", ".join(f"{m} {100 * a:.2f} %" for m, a in t["modality_acc"].items()))
+    print(f"run directory: {out}")
+    return 0
+
+
+def _compare(args) -> int:
+    from ..engine import load_config
+    from ..engine.compare import compare
+
+    cfg = load_config(args.config, args.overrides)
+    if args.methods:
+        cfg.compare.methods = list(args.methods)
+    if args.seeds:
+        cfg.compare.seeds = list(args.seeds)
+    if args.baseline:
+        cfg.compare.baseline = args.baseline
+    result = compare(cfg, args.out, overwrite=args.overwrite, resume=args.resume,
+                     quiet=args.quiet, jobs=args.jobs)
+    print(result["table"])
+    print(f"results: {Path(args.out) / 'results.csv'}, table: {Path(args.out) / 'table.md'}, "
+          f"plots: {Path(args.out) / 'plots'}")
+    return 0
+
+
+def _score(args) -> int:
+    from ..engine.scorecmd import score_run
+
+    path = score_run(args.run, checkpoint=args.checkpoint, out=args.out)
+    print(f"scores written to {path}")
+    return 0
+
+
+def _report(args) -> int:
+    from ..engine.plots import plot_comparison, plot_run
+
+    d = Path(args.dir)
+    paths = plot_comparison(d, args.out) if (d / "runs").is_dir() else plot_run(d, args.out)
+    for p in paths:
+        print(p)
+    return 0
+
+
+def _list(args) -> int:
+    from ..data import list_datasets
+    from ..methods import list_methods
+    from ..models import list_encoders, list_fusions
+    from ..pacing import list_pacings
+
+    for name, items in [("methods", list_methods()), ("datasets", list_datasets()),
+                        ("encoders", list_encoders()), ("fusions", list_fusions()),
+                        ("pacings", list_pacings())]:
+        print(f"{name}: {', '.join(items)}")
+    return 0
+
+
+def _version() -> str:
+    from .. import __version__
+
+    return f"mmbss {__version__}"
+
+
+_COMMANDS = {"train": _train, "compare": _compare, "score": _score, "report": _report, "list": _list}
+
+if __name__ == "__main__":
+    sys.exit(main())

@@ -1,0 +1,49 @@
+"""Checkpoints written atomically, and the run directory's guard rails."""
+
+from __future__ import annotations
+
+import os
+import tempfile
+from pathlib import Path
+
+import torch
+
+__all__ = ["save_atomic", "load_checkpoint", "RESUME_KEYS"]
+
+RESUME_KEYS = frozenset({"model", "optimizer", "lr_schedule", "scheduler", "sampler", "tracker",
+                         "epoch", "step", "best", "config", "rng", "version"})
+
+
+def save_atomic(obj, path: str | Path) -> None:
+    """``torch.save`` to a temporary file in the same folder, fsync, then rename over ``path``.
+
+    A crash at any point leaves either the old file or the new one, never a torn file.
+    """
+    path = Path(path)
+    path.parent.mkdir(parents=True, exist_ok=True)
+    fd, tmp = tempfile.mkstemp(prefix=f".{path.name}.", suffix=".tmp", dir=path.parent)
+    try:
+        with os.fdopen(fd, "wb") as f:
+            torch.save(obj, f)
+            f.flush()
+            os.fsync(f.fileno())
+        os.replace(tmp, path)
+    except BaseException:
+        Path(tmp).unlink(missing_ok=True)
+        raise
+
+
+def load_checkpoint(path: str | Path, *, require: frozenset = RESUME_KEYS) -> dict:
+    """Load a checkpoint and check it has exactly the keys ``require`` (missing or extra: error)."""
+    path = Path(path)
+    if not path.is_file():
+        raise FileNotFoundError(f"checkpoint '{path}' does not exist.")
+    try:
+        state = torch.load(path, map_location="cpu", weights_only=False)
+    except Exception as e:  # a torn or foreign file
+        raise ValueError(f"checkpoint '{path}' could not be read ({type(e).__name__}: {e}).") from None
+    if not isinstance(state, dict) or set(state) != set(require):
+        keys = set(state) if isinstance(state, dict) else set()
+        raise ValueError(f"checkpoint '{path}' is not an mmbss resume checkpoint: missing keys "
+                         f"{sorted(require - keys)}, unexpected {sorted(keys - require)}.")
+    return state

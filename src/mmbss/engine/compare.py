@@ -1,0 +1,174 @@
+"""``mmbss compare``: methods x seeds on one dataset -> table of mean ± std and paired differences.
+
+Every run is an ordinary run directory under ``<out>/runs/<label>/seed<k>/``. Seeds are paired:
+seed k of every method uses the same split, initial weights and warm-up order, so per-seed
+differences against the baseline isolate the method.
+"""
+
+from __future__ import annotations
+
+import copy
+import csv
+import json
+import logging
+import math
+import os
+import shutil
+from concurrent.futures import ProcessPoolExecutor
+from multiprocessing import get_context
+from pathlib import Path
+
+from .config import Config, ConfigError, apply_overrides, config_to_dict
+from .trainer import RunExistsError, build_run, train
+
+__all__ = ["compare", "method_entries", "format_table"]
+
+log = logging.getLogger(__name__)
+
+
+def method_entries(cfg: Config) -> list[tuple[str, Config]]:
+    """(label, config) for every entry of ``compare.methods`` (a name, or a mapping with ``name``,
+    optional ``label`` and ``method.*`` overrides)."""
+    entries, labels = [], set()
+    for item in cfg.compare.methods:
+        if isinstance(item, str):
+            item = {"name": item}
+        if not isinstance(item, dict) or "name" not in item:
+            raise ConfigError(f"compare.methods entries must be a method name or a mapping with "
+                              f"'name'; got {item!r}.")
+        item = dict(item)
+        label = str(item.pop("label", item["name"]))
+        if label in labels:
+            raise ConfigError(f"compare.methods has two entries labelled {label!r}; give one a "
+                              f"'label'.")
+        labels.add(label)
+        c = copy.deepcopy(cfg)
+        apply_overrides(c, [f"method.{k}={json.dumps(v)}" for k, v in item.items()])
+        entries.append((label, c))
+    return entries
+
+
+def compare(cfg: Config, out_dir: str | Path, *, overwrite: bool = False, resume: bool = False,
+            quiet: bool = False, jobs: int = 1) -> dict:
+    """Run every (method, seed), write ``results.csv``, ``table.md``, ``table.csv`` and plots.
+
+    Args:
+        cfg: base config; ``cfg.compare`` lists methods, seeds and the baseline.
+        out_dir: comparison directory.
+        overwrite: replace an existing comparison; resume: reuse finished runs, resume the others.
+        jobs: runs in parallel (processes; each gets ``cpu_count // jobs`` torch threads).
+    Returns:
+        dict with ``rows`` (one per run) and ``table`` (the Markdown text).
+    """
+    out = Path(out_dir)
+    entries = method_entries(cfg)
+    seeds = [int(s) for s in cfg.compare.seeds]
+    labels = [label for label, _ in entries]
+    baseline = cfg.compare.baseline if cfg.compare.baseline is not None else labels[0]
+    if baseline not in labels:
+        raise ConfigError(f"compare.baseline {baseline!r} is not one of the methods {labels}.")
+    for _, c in entries:
+        build_run(c)  # fail fast on a bad method/dataset/model option, before any run starts
+    if out.exists() and any(out.iterdir()) and not resume:
+        if not overwrite:
+            raise RunExistsError(f"'{out}' already holds a comparison; pass --overwrite to replace "
+                                 f"it or --resume to reuse its finished runs.")
+        shutil.rmtree(out)
+    jobs_list = []
+    for label, c in entries:
+        for seed in seeds:
+            rc = copy.deepcopy(c)
+            rc.train.seed = seed
+            jobs_list.append((label, seed, config_to_dict(rc), str(out / "runs" / label / f"seed{seed}"),
+                              resume, quiet, max(1, (os.cpu_count() or 1) // max(1, jobs))))
+    if jobs > 1:
+        with ProcessPoolExecutor(jobs, mp_context=get_context("spawn")) as pool:
+            summaries = list(pool.map(_one_run, jobs_list))
+    else:
+        summaries = [_one_run(j) for j in jobs_list]
+    rows = [_row(label, seed, s) for (label, seed, *_), s in zip(jobs_list, summaries, strict=True)]
+    table_md, table_rows = format_table(rows, labels, baseline)
+    _write_csv(out / "results.csv", rows)
+    _write_csv(out / "table.csv", table_rows)
+    (out / "table.md").write_text(table_md)
+    try:
+        from .plots import plot_comparison
+        plot_comparison(out)
+    except ImportError:  # plotting is optional
+        log.warning("matplotlib is not installed; no plots written")
+    return {"rows": rows, "table": table_md, "dir": str(out)}
+
+
+def _one_run(job) -> dict:
+    import torch
+
+    from .config import config_from_dict
+
+    label, seed, cfg_dict, run_dir, resume, quiet, threads = job
+    torch.set_num_threads(threads)
+    cfg = config_from_dict(cfg_dict)
+    summary_file = Path(run_dir) / "summary.json"
+    if resume and summary_file.is_file():
+        log.info("reusing finished run %s", run_dir)
+        return json.loads(summary_file.read_text())
+    can_resume = resume and (Path(run_dir) / "checkpoints" / "last.pt").is_file()
+    log.info("running %s seed %d -> %s", label, seed, run_dir)
+    return train(cfg, run_dir, resume=can_resume, overwrite=not can_resume, quiet=quiet)
+
+
+def _row(label: str, seed: int, s: dict) -> dict:
+    t = s["test"]
+    row = {"method": label, "seed": seed, "best_epoch": s["best_epoch"], "test_acc": t["acc"],
+           "test_macro_f1": t["macro_f1"], "test_map": t["map"], "test_gap": t["unimodal_gap"],
+           "test_agreement": t["agreement"], "val_acc": s["best_val"]["acc"]}
+    row.update({f"test_acc_{m}": a for m, a in t["modality_acc"].items()})
+    row.update({f"time_{k}": v for k, v in s["time"].items()})
+    return row
+
+
+def _mean_std(xs: list[float]) -> tuple[float, float]:
+    m = sum(xs) / len(xs)
+    sd = math.sqrt(sum((x - m) ** 2 for x in xs) / (len(xs) - 1)) if len(xs) > 1 else 0.0
+    return m, sd
+
+
+def format_table(rows: list[dict], labels: list[str], baseline: str) -> tuple[str, list[dict]]:
+    """Markdown table (test metrics at the best-validation epoch, in %, mean ± std over seeds, and
+    the paired per-seed accuracy difference against ``baseline``) plus the same as CSV rows."""
+    mods = sorted(k[len("test_acc_"):] for k in rows[0] if k.startswith("test_acc_"))
+    base = {r["seed"]: r["test_acc"] for r in rows if r["method"] == baseline}
+    head = ["method", "seeds", "test acc", "macro-F1", "mAP", *[f"acc {m} head" for m in mods],
+            "gap", f"Δacc vs {baseline} (paired)", "wins/ties/losses", "train s", "scoring s"]
+    lines = ["| " + " | ".join(head) + " |", "|" + "---|" * len(head)]
+    table_rows = []
+    for label in labels:
+        rs = [r for r in rows if r["method"] == label]
+        fmt = {}
+        for key in ["test_acc", "test_macro_f1", "test_map", *[f"test_acc_{m}" for m in mods], "test_gap"]:
+            m, sd = _mean_std([100 * r[key] for r in rs])
+            fmt[key] = f"{m:.2f} ± {sd:.2f}"
+        diffs = [100 * (r["test_acc"] - base[r["seed"]]) for r in rs if r["seed"] in base]
+        if label == baseline or not diffs:
+            delta, wtl = "—", "—"
+        else:
+            m, sd = _mean_std(diffs)
+            delta = f"{m:+.2f} ± {sd:.2f}"
+            wtl = f"{sum(d > 0 for d in diffs)}/{sum(d == 0 for d in diffs)}/{sum(d < 0 for d in diffs)}"
+        t_train = _mean_std([r["time_train"] for r in rs])[0]
+        t_score = _mean_std([r["time_scoring"] for r in rs])[0]
+        cells = [label, str(len(rs)), *fmt.values(), delta, wtl, f"{t_train:.1f}", f"{t_score:.1f}"]
+        lines.append("| " + " | ".join(cells) + " |")
+        table_rows.append(dict(zip(head, cells, strict=True)))
+    note = ("\nTest metrics in % at the epoch of best validation accuracy (never the best test "
+            "epoch); mean ± sample std over seeds. Δacc: per-seed difference to the baseline run "
+            "with the same seed. Times: seconds per run.\n")
+    return "\n".join(lines) + "\n" + note, table_rows
+
+
+def _write_csv(path: Path, rows: list[dict]) -> None:
+    path.parent.mkdir(parents=True, exist_ok=True)
+    keys = list(dict.fromkeys(k for r in rows for k in r))
+    with open(path, "w", newline="") as f:
+        w = csv.DictWriter(f, fieldnames=keys)
+        w.writeheader()
+        w.writerows(rows)

@@ -1,0 +1,208 @@
+"""Typed, layered run configuration (DESIGN rule 8): dataclasses <- YAML <- ``--set key=value``.
+
+Unknown keys and values of the wrong type are rejected by their dotted key name; the resolved
+config is saved as ``config.yaml`` in the run directory and inside every checkpoint.
+"""
+
+from __future__ import annotations
+
+import dataclasses
+import difflib
+import typing
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+__all__ = ["Config", "DataConfig", "ModelConfig", "OptimConfig", "TrainConfig", "MethodConfig",
+           "CompareConfig", "load_config", "apply_overrides", "config_to_dict", "config_from_dict", "diff_configs",
+           "ConfigError"]
+
+
+class ConfigError(ValueError):
+    """A config file or ``--set`` override is invalid; the message names the key."""
+
+
+@dataclass
+class DataConfig:
+    """Which dataset and split. ``options`` go to the dataset factory (e.g. ``views``)."""
+    name: str = "mfeat"
+    split_seed: int = 0
+    val_fraction: float = 0.2
+    test_fraction: float = 0.2
+    options: dict = field(default_factory=dict)
+
+
+@dataclass
+class ModelConfig:
+    """Encoders and fusion; ``encoder="auto"``: mlp for vectors, cnn2d for images."""
+    encoder: Any = "auto"
+    fusion: str = "concat"
+    encoder_kw: dict = field(default_factory=dict)
+    fusion_kw: dict = field(default_factory=dict)
+
+
+@dataclass
+class OptimConfig:
+    """Optimiser and learning-rate schedule (reference: SGD 0.01, momentum 0.9, wd 1e-4, StepLR)."""
+    name: str = "sgd"
+    lr: float = 0.01
+    momentum: float = 0.9
+    weight_decay: float = 1e-4
+    schedule: str = "step"
+    step_size: int = 70
+    gamma: float = 0.1
+
+
+@dataclass
+class TrainConfig:
+    """The loop: epochs, batch size, seed, loss weights, prediction rule, device."""
+    epochs: int = 30
+    batch_size: int = 32
+    eval_batch_size: int = 1024
+    seed: int = 0
+    fused_weight: float = 1.0
+    unimodal_weight: float = 1.0
+    predict: str = "sum"
+    device: str = "cpu"
+    select_metric: str = "acc"
+    export_scores: bool = True
+
+
+@dataclass
+class MethodConfig:
+    """The method and every BSS option (defaults reproduce the reference code, SPEC §3–§5)."""
+    name: str = "bss-lb"
+    correlation: Any = "prediction"
+    information: Any = "loss"
+    scoring: str = "exact"
+    pacing: str = "root"
+    lambda0: float = 0.1
+    t_grow: int = 40
+    warmup_epochs: int = 0
+    rescore_every: Any = None
+    eps: float = 0.01
+    ema: float = 0.0
+    replacement: bool = False
+    temperature: Any = None
+
+
+@dataclass
+class CompareConfig:
+    """``mmbss compare``: methods x seeds. A method entry is a name or a mapping with ``name``,
+    an optional ``label`` and any ``method.*`` overrides (e.g. ``{name: bss-cl, warmup_epochs: 3}``)."""
+    methods: list = field(default_factory=lambda: ["uniaux", "bss-cl", "bss-lb"])
+    seeds: list = field(default_factory=lambda: [0, 1, 2])
+    baseline: Any = None
+
+
+@dataclass
+class Config:
+    """A whole run: ``data``, ``model``, ``optim``, ``train``, ``method`` (and ``compare``) sections."""
+    data: DataConfig = field(default_factory=DataConfig)
+    model: ModelConfig = field(default_factory=ModelConfig)
+    optim: OptimConfig = field(default_factory=OptimConfig)
+    train: TrainConfig = field(default_factory=TrainConfig)
+    method: MethodConfig = field(default_factory=MethodConfig)
+    compare: CompareConfig = field(default_factory=CompareConfig)
+
+
+def config_to_dict(cfg: Config) -> dict:
+    """Plain nested dict of ``cfg`` (what ``config.yaml`` holds)."""
+    return dataclasses.asdict(cfg)
+
+
+def config_from_dict(raw: dict | None, base: Config | None = None) -> Config:
+    """Layer ``raw`` (nested dict) over ``base`` (default: the defaults), checking keys and types."""
+    cfg = base if base is not None else Config()
+    if raw is None:
+        return cfg
+    if not isinstance(raw, dict):
+        raise ConfigError(f"a config must be a mapping of sections; got {type(raw).__name__}.")
+    for section, values in raw.items():
+        _check_key(section, [f.name for f in dataclasses.fields(Config)], "")
+        if not isinstance(values, dict):
+            raise ConfigError(f"config section '{section}' must be a mapping; got {values!r}.")
+        for key, value in values.items():
+            _set(cfg, f"{section}.{key}", value)
+    return cfg
+
+
+def load_config(path: str | Path | None, overrides: list[str] = ()) -> Config:
+    """Read a YAML file (optional) and apply ``key=value`` overrides (``train.epochs=5``)."""
+    import yaml
+
+    raw = None
+    if path is not None:
+        p = Path(path)
+        if not p.is_file():
+            raise ConfigError(f"config file '{p}' does not exist; see configs/ for examples.")
+        try:
+            raw = yaml.safe_load(p.read_text())
+        except yaml.YAMLError as e:
+            raise ConfigError(f"config file '{p}' is not valid YAML: {e}") from None
+    return apply_overrides(config_from_dict(raw), overrides)
+
+
+def apply_overrides(cfg: Config, overrides: list[str]) -> Config:
+    """Apply ``section.key=value`` strings; values are parsed as YAML (``0.1``, ``[a, b]``, ``null``)."""
+    import yaml
+
+    for item in overrides:
+        if "=" not in item:
+            raise ConfigError(f"--set expects key=value (e.g. train.epochs=5); got {item!r}.")
+        key, text = item.split("=", 1)
+        try:
+            value = yaml.safe_load(text)
+        except yaml.YAMLError:
+            value = text
+        _set(cfg, key.strip(), value)
+    return cfg
+
+
+def diff_configs(a: dict, b: dict, prefix: str = "") -> list[str]:
+    """Dotted keys whose values differ between two nested config dicts, as 'key: a -> b' lines."""
+    out = []
+    for k in sorted(set(a) | set(b)):
+        va, vb = a.get(k, "<missing>"), b.get(k, "<missing>")
+        if isinstance(va, dict) and isinstance(vb, dict) and k not in ("options", "encoder_kw", "fusion_kw"):
+            out += diff_configs(va, vb, f"{prefix}{k}.")
+        elif va != vb:
+            out.append(f"{prefix}{k}: {va!r} -> {vb!r}")
+    return out
+
+
+def _check_key(key: str, valid: list[str], where: str) -> None:
+    if key not in valid:
+        close = difflib.get_close_matches(key, valid, n=1)
+        hint = f" Did you mean '{where}{close[0]}'?" if close else ""
+        raise ConfigError(f"unknown config key '{where}{key}'; valid keys here: "
+                          f"{', '.join(where + v for v in valid)}.{hint}")
+
+
+def _set(cfg: Config, dotted: str, value: Any) -> None:
+    parts = dotted.split(".")
+    if len(parts) != 2:
+        raise ConfigError(f"config keys have the form section.key (e.g. train.epochs); got '{dotted}'.")
+    section, key = parts
+    _check_key(section, [f.name for f in dataclasses.fields(Config)], "")
+    obj = getattr(cfg, section)
+    fields = {f.name: f for f in dataclasses.fields(obj)}
+    _check_key(key, list(fields), f"{section}.")
+    hint = typing.get_type_hints(type(obj))[key]
+    setattr(obj, key, _coerce(dotted, value, hint))
+
+
+def _coerce(key: str, value: Any, hint: Any) -> Any:
+    if hint is Any:
+        return value
+    if hint is float and isinstance(value, int) and not isinstance(value, bool):
+        return float(value)
+    if hint is dict and value is None:
+        return {}
+    ok = isinstance(value, hint) and not (hint is int and isinstance(value, bool))
+    if not ok:
+        name = hint.__name__ if isinstance(hint, type) else str(hint)
+        raise ConfigError(f"config key '{key}' must be of type {name}; got {value!r} "
+                          f"({type(value).__name__}).")
+    return value
+

@@ -1,0 +1,51 @@
+"""``mmbss score``: per-sample balance scores of a trained run's checkpoint."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import torch
+
+from ..scoring import BalanceScorer
+from .config import load_config
+from .evaluation import collect_outputs
+from .export import write_scores
+from .trainer import build_run
+
+__all__ = ["score_run"]
+
+
+def score_run(run_dir: str | Path, *, checkpoint: str = "best", out: str | Path | None = None) -> Path:
+    """Score every training sample with a run's model (exact eval-mode pass) and write a CSV.
+
+    Args:
+        run_dir: a directory written by ``mmbss train``.
+        checkpoint: "best", "last" or a path to a checkpoint file.
+        out: CSV path (default ``<run_dir>/scores/<checkpoint>.csv``).
+    Returns:
+        The CSV path (columns: index, label, criteria, d, seen[, corrupted]).
+    """
+    run_dir = Path(run_dir)
+    cfg_file = run_dir / "config.yaml"
+    if not cfg_file.is_file():
+        raise FileNotFoundError(f"'{run_dir}' has no config.yaml; is it a run directory written "
+                                f"by 'mmbss train'?")
+    cfg = load_config(cfg_file)
+    ckpt = Path(checkpoint) if checkpoint not in ("best", "last") else \
+        run_dir / "checkpoints" / f"{checkpoint}.pt"
+    if not ckpt.is_file():
+        raise FileNotFoundError(f"checkpoint '{ckpt}' does not exist; train the run first.")
+    state = torch.load(ckpt, map_location="cpu", weights_only=False)
+    run = build_run(cfg)
+    run.model.load_state_dict(state["model"])
+    scorer = BalanceScorer(correlation=cfg.method.correlation, information=cfg.method.information,
+                           loss_weights={"fused": cfg.train.fused_weight,
+                                         "unimodal": cfg.train.unimodal_weight})
+    outputs = collect_outputs(run.model, run.bundle.train, cfg.train.eval_batch_size, run.device,
+                              keep_features=True)
+    criteria = scorer.criteria(outputs.fused, outputs.unimodal, outputs.labels,
+                               features=outputs.features, head_inputs=outputs.head_inputs)
+    path = Path(out) if out else run_dir / "scores" / f"{ckpt.stem}.csv"
+    write_scores(path, run.bundle, criteria, scorer.combine(criteria),
+                 torch.ones(len(run.bundle.train), dtype=torch.bool))
+    return path

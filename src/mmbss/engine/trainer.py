@@ -1,0 +1,290 @@
+"""The training loop of ``mmbss train``: one run of one method with one seed.
+
+Reads top to bottom: :func:`train` builds everything (:func:`_build`), optionally restores the
+resume state, then per epoch re-scores when the scheduler asks (:func:`_rescore`), trains
+(:func:`_train_epoch`), evaluates (:func:`_evaluate`), logs one JSON line and writes checkpoints.
+Model selection uses validation data only; the summary reports test metrics at the best-validation
+epoch.
+"""
+
+from __future__ import annotations
+
+import json
+import logging
+import math
+import shutil
+import sys
+import time
+from dataclasses import dataclass
+from pathlib import Path
+
+import torch
+from torch.utils.data import DataLoader
+
+from .._rng import mix_seed
+from ..samplers import BalanceSampler
+from ..tracking import OnlineScoreTracker
+from .checkpoint import load_checkpoint, save_atomic
+from .config import Config, config_from_dict, config_to_dict, diff_configs
+from .evaluation import collect_outputs, split_metrics
+from .export import write_scores
+
+__all__ = ["train", "TrainingDiverged", "RunExistsError", "build_run"]
+
+log = logging.getLogger(__name__)
+
+
+class TrainingDiverged(RuntimeError):
+    """The loss became NaN/inf; the message names the epoch and step and the last good checkpoint."""
+
+
+class RunExistsError(FileExistsError):
+    """The output directory already holds a run (use overwrite or resume)."""
+
+
+@dataclass
+class Run:
+    """Everything one training run holds (built by :func:`build_run`)."""
+    cfg: Config
+    bundle: object
+    model: torch.nn.Module
+    optimizer: torch.optim.Optimizer
+    lr_schedule: object
+    method: object
+    scheduler: object
+    sampler: BalanceSampler
+    loader: DataLoader
+    tracker: OnlineScoreTracker | None
+    device: torch.device
+
+
+def train(cfg: Config, out_dir: str | Path, *, resume: bool = False, overwrite: bool = False,
+          quiet: bool = False) -> dict:
+    """Train one run and write its run directory; returns the summary dict.
+
+    Args:
+        cfg: the resolved config.
+        out_dir: run directory (``config.yaml``, ``metrics.jsonl``, ``scores/``, ``checkpoints/``,
+            ``summary.json``).
+        resume: continue from ``checkpoints/last.pt`` (the config must be identical).
+        overwrite: delete an existing run in ``out_dir`` first.
+        quiet: no progress bars.
+    Raises:
+        RunExistsError, TrainingDiverged, ValueError (config mismatch on resume).
+    """
+    run = build_run(cfg)  # first, so that a bad config leaves no run directory behind
+    out = _prepare_dir(Path(out_dir), cfg, resume=resume, overwrite=overwrite)
+    start, step, best = 0, 0, None
+    if resume:
+        start, step, best = _restore(run, out)
+    _truncate_metrics(out / "metrics.jsonl", start)
+    for epoch in range(start, cfg.train.epochs):
+        torch.manual_seed(mix_seed(cfg.train.seed, epoch, "train"))  # dropout etc.: per (seed, epoch)
+        run.sampler.set_epoch(epoch)
+        t0 = time.perf_counter()
+        scored = _rescore(run, epoch, out)
+        t1 = time.perf_counter()
+        train_stats, step = _train_epoch(run, epoch, step, out, quiet)
+        t2 = time.perf_counter()
+        val = _evaluate(run, run.bundle.val)
+        test = _evaluate(run, run.bundle.test)
+        t3 = time.perf_counter()
+        record = {"epoch": epoch, "lr": run.optimizer.param_groups[0]["lr"],
+                  "subset_fraction": run.scheduler.epoch_size(epoch) / len(run.bundle.train),
+                  "scored": scored, "train": train_stats, "val": val, "test": test,
+                  "time": {"train": t2 - t1, "scoring": t1 - t0, "eval": t3 - t2}}
+        run.lr_schedule.step()
+        with open(out / "metrics.jsonl", "a") as f:
+            f.write(json.dumps(record) + "\n")
+        if best is None or val[cfg.train.select_metric] > best["val"][cfg.train.select_metric]:
+            best = {"epoch": epoch, "val": val, "test": test}
+            save_atomic({"model": run.model.state_dict(), "epoch": epoch, "config": config_to_dict(cfg)},
+                        out / "checkpoints" / "best.pt")
+        save_atomic(_resume_state(run, epoch + 1, step, best), out / "checkpoints" / "last.pt")
+        log.info("epoch %d: train loss %.4f, val acc %.4f, test acc %.4f", epoch,
+                 train_stats["loss"], val["acc"], test["acc"])
+    summary = _summary(cfg, out, best)
+    (out / "summary.json").write_text(json.dumps(summary, indent=2))
+    return summary
+
+
+def build_run(cfg: Config) -> Run:
+    """Build data, model, optimiser, LR schedule, method, scheduler, sampler and loader from ``cfg``."""
+    from ..data import create_dataset, identity_collate
+    from ..methods import create_method
+    from ..models import build_model
+
+    t = cfg.train
+    device = torch.device("cuda" if t.device == "auto" and torch.cuda.is_available()
+                          else ("cpu" if t.device == "auto" else t.device))
+    bundle = create_dataset(cfg.data.name, seed=cfg.data.split_seed, val_fraction=cfg.data.val_fraction,
+                            test_fraction=cfg.data.test_fraction, **cfg.data.options)
+    torch.manual_seed(mix_seed(t.seed, "init"))
+    model = build_model(bundle.modality_shapes, bundle.num_classes, encoder=cfg.model.encoder,
+                        fusion=cfg.model.fusion, encoder_kw=cfg.model.encoder_kw,
+                        fusion_kw=cfg.model.fusion_kw).to(device)
+    optimizer, lr_schedule = _optimiser(cfg, model)
+    method = create_method(cfg)
+    n = len(bundle.train)
+    scheduler = method.make_scheduler(num_samples=n, seed=t.seed, min_samples=min(t.batch_size, n))
+    sampler = BalanceSampler(scheduler, num_replicas=1, rank=0)
+    loader = DataLoader(bundle.train, batch_size=t.batch_size, sampler=sampler,
+                        collate_fn=identity_collate)
+    tracker = OnlineScoreTracker(n) if method.scorer is not None and method.scoring == "online" else None
+    return Run(cfg, bundle, model, optimizer, lr_schedule, method, scheduler, sampler, loader,
+               tracker, device)
+
+
+def _optimiser(cfg: Config, model: torch.nn.Module):
+    from .._validation import check_choice
+
+    o = cfg.optim
+    check_choice("optim", "name", o.name, ("sgd", "adam"))
+    check_choice("optim", "schedule", o.schedule, ("step", "cosine", "none"))
+    if o.name == "sgd":
+        opt = torch.optim.SGD(model.parameters(), lr=o.lr, momentum=o.momentum, weight_decay=o.weight_decay)
+    else:
+        opt = torch.optim.Adam(model.parameters(), lr=o.lr, weight_decay=o.weight_decay)
+    if o.schedule == "step":
+        sched = torch.optim.lr_scheduler.StepLR(opt, step_size=o.step_size, gamma=o.gamma)
+    elif o.schedule == "cosine":
+        sched = torch.optim.lr_scheduler.CosineAnnealingLR(opt, T_max=max(1, cfg.train.epochs))
+    else:
+        sched = torch.optim.lr_scheduler.LambdaLR(opt, lambda _: 1.0)
+    return opt, sched
+
+
+def _rescore(run: Run, epoch: int, out: Path) -> bool:
+    """Give the scheduler fresh scores if it wants them; export them. Returns whether it scored."""
+    if run.method.scorer is None or not run.scheduler.wants_scores(epoch):
+        return False
+    scorer = run.method.scorer
+    if run.tracker is not None and bool(run.tracker.seen.any()):
+        criteria, seen = run.tracker.criteria(), run.tracker.seen.clone()
+    else:  # exact pass (also the first scoring of online mode, when nothing was seen yet)
+        outputs = collect_outputs(run.model, run.bundle.train, run.cfg.train.eval_batch_size,
+                                  run.device, keep_features=True)
+        criteria = scorer.criteria(outputs.fused, outputs.unimodal, outputs.labels,
+                                   features=outputs.features, head_inputs=outputs.head_inputs)
+        seen = torch.ones(len(run.bundle.train), dtype=torch.bool)
+    d = scorer.combine(criteria)
+    run.scheduler.update(d)
+    if run.cfg.train.export_scores:
+        write_scores(out / "scores" / f"epoch_{epoch:03d}.csv", run.bundle, criteria, d, seen)
+    return True
+
+
+def _train_epoch(run: Run, epoch: int, step: int, out: Path, quiet: bool) -> tuple[dict, int]:
+    """One pass over this epoch's sequence; raises TrainingDiverged on a NaN/inf loss."""
+    from tqdm.auto import tqdm
+
+    model, method = run.model, run.method
+    model.train()
+    total_loss, correct, seen = 0.0, 0, 0
+    bar = tqdm(run.loader, desc=f"epoch {epoch}", leave=False,
+               disable=quiet or not sys.stderr.isatty())
+    for i, batch in enumerate(bar):
+        x = {k: v.to(run.device) for k, v in batch["modalities"].items()}
+        y = batch["label"].to(run.device)
+        out_ = model(x)
+        loss_vec = method.loss(model, out_, y)
+        loss = loss_vec.mean()
+        if not torch.isfinite(loss):
+            raise TrainingDiverged(
+                f"the loss became {float(loss)} at epoch {epoch}, step {i} (global step {step}); "
+                f"training stopped. The last good checkpoint is '{out / 'checkpoints' / 'last.pt'}'"
+                f" (lower optim.lr or check the data).")
+        run.optimizer.zero_grad(set_to_none=True)
+        loss.backward()
+        run.optimizer.step()
+        step += 1
+        if run.tracker is not None:
+            run.tracker.record(batch["index"], method.scorer.criteria(
+                out_.fused.detach(), {k: v.detach() for k, v in out_.unimodal.items()}, y,
+                features={k: v.detach() for k, v in out_.features.items()},
+                head_inputs={k: v.detach() for k, v in out_.head_inputs.items()}))
+        total_loss += loss.item() * y.numel()
+        correct += int((_predict(run, out_) == y).sum())
+        seen += y.numel()
+        bar.set_postfix(loss=f"{total_loss / seen:.3f}", acc=f"{correct / seen:.3f}")
+    return {"loss": total_loss / max(seen, 1), "acc": correct / max(seen, 1), "samples": seen,
+            "steps": len(run.loader)}, step
+
+
+def _predict(run: Run, out) -> torch.Tensor:
+    from .metrics import prediction_logits
+
+    rule = run.method.predict or run.cfg.train.predict
+    return prediction_logits(out.fused.detach(), {k: v.detach() for k, v in out.unimodal.items()},
+                             rule).argmax(1)
+
+
+def _evaluate(run: Run, dataset) -> dict:
+    outputs = collect_outputs(run.model, dataset, run.cfg.train.eval_batch_size, run.device)
+    return split_metrics(outputs, run.method, run.model, run.cfg.train.predict, run.bundle.num_classes)
+
+
+def _resume_state(run: Run, next_epoch: int, step: int, best: dict | None) -> dict:
+    return {"model": run.model.state_dict(), "optimizer": run.optimizer.state_dict(),
+            "lr_schedule": run.lr_schedule.state_dict(), "scheduler": run.scheduler.state_dict(),
+            "sampler": run.sampler.state_dict(),
+            "tracker": None if run.tracker is None else run.tracker.state_dict(),
+            "epoch": next_epoch, "step": step, "best": best, "config": config_to_dict(run.cfg),
+            "rng": torch.get_rng_state(), "version": 1}
+
+
+def _restore(run: Run, out: Path) -> tuple[int, int, dict | None]:
+    state = load_checkpoint(out / "checkpoints" / "last.pt")
+    run.model.load_state_dict(state["model"])
+    run.optimizer.load_state_dict(state["optimizer"])
+    run.lr_schedule.load_state_dict(state["lr_schedule"])
+    run.scheduler.load_state_dict(state["scheduler"])
+    run.sampler.load_state_dict(state["sampler"])
+    if run.tracker is not None:
+        run.tracker.load_state_dict(state["tracker"])
+    torch.set_rng_state(state["rng"])
+    log.info("resumed %s at epoch %d", out, state["epoch"])
+    return state["epoch"], state["step"], state["best"]
+
+
+def _prepare_dir(out: Path, cfg: Config, *, resume: bool, overwrite: bool) -> Path:
+    import yaml
+
+    cfg_file = out / "config.yaml"
+    if resume:
+        if not (out / "checkpoints" / "last.pt").is_file():
+            raise FileNotFoundError(f"cannot resume: '{out}' has no checkpoints/last.pt; start the "
+                                    f"run without --resume.")
+        old = config_to_dict(config_from_dict(yaml.safe_load(cfg_file.read_text())))
+        diffs = diff_configs(old, config_to_dict(cfg))
+        if diffs:
+            raise ValueError(f"cannot resume '{out}' with a different config; differing keys:\n  "
+                             + "\n  ".join(diffs) + "\n(resume with the same config, or start a new run)")
+        return out
+    if out.exists() and any(out.iterdir()):
+        if not overwrite:
+            raise RunExistsError(f"'{out}' already holds a run; pass --overwrite to replace it or "
+                                 f"--resume to continue it.")
+        shutil.rmtree(out)
+    out.mkdir(parents=True, exist_ok=True)
+    cfg_file.write_text(yaml.safe_dump(config_to_dict(cfg), sort_keys=False))
+    return out
+
+
+def _truncate_metrics(path: Path, start: int) -> None:
+    """Drop metric lines of epochs >= start (written after the last checkpoint of a killed run)."""
+    if not path.exists():
+        return
+    lines = [ln for ln in path.read_text().splitlines() if ln.strip()]
+    path.write_text("".join(ln + "\n" for ln in lines if json.loads(ln)["epoch"] < start))
+
+
+def _summary(cfg: Config, out: Path, best: dict | None) -> dict:
+    records = [json.loads(ln) for ln in (out / "metrics.jsonl").read_text().splitlines() if ln.strip()]
+    times = {k: math.fsum(r["time"][k] for r in records) for k in ("train", "scoring", "eval")}
+    return {"method": cfg.method.name, "seed": cfg.train.seed, "dataset": cfg.data.name,
+            "epochs": cfg.train.epochs, "best_epoch": None if best is None else best["epoch"],
+            "selected_by": f"val {cfg.train.select_metric}",
+            "best_val": None if best is None else best["val"],
+            "test": None if best is None else best["test"],
+            "final_test": records[-1]["test"] if records else None, "time": times}

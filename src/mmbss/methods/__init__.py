@@ -1,0 +1,5 @@
+"""Training methods: joint, uniaux, bss-cl, bss-lb, anti, random-pacing (SPEC §3–§6)."""
+
+from .base import METHODS, Method, create_method, list_methods, weighted_loss
+
+__all__ = ["METHODS", "Method", "create_method", "list_methods", "weighted_loss"]

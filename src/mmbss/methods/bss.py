@@ -1,0 +1,53 @@
+"""BSS and its anti-curriculum control (SPEC §3–§6): bss-cl, bss-lb, anti."""
+
+from __future__ import annotations
+
+from .._validation import check_choice
+from ..schedulers import AntiCurriculumScheduler, CurriculumScheduler, LearningBasedScheduler
+from ..scoring import BalanceScorer
+from .base import METHODS, Method
+
+__all__: list[str] = []
+
+
+def _scorer(cfg) -> BalanceScorer:
+    return BalanceScorer(correlation=cfg.method.correlation, information=cfg.method.information,
+                         loss_weights={"fused": cfg.train.fused_weight,
+                                       "unimodal": cfg.train.unimodal_weight})
+
+
+def _curriculum(cls, name: str):
+    def build(cfg) -> Method:
+        m = cfg.method
+        check_choice("method", "scoring", m.scoring, ("exact", "online"))
+
+        def make(num_samples: int, seed: int, min_samples: int):
+            return cls(num_samples=num_samples, seed=seed, pacing=m.pacing, lambda0=m.lambda0,
+                       t_grow=m.t_grow, warmup_epochs=m.warmup_epochs,
+                       rescore_every=m.rescore_every, ema=m.ema, min_samples=min_samples)
+
+        return Method(name, make, scorer=_scorer(cfg), scoring=m.scoring,
+                      fused_weight=cfg.train.fused_weight, unimodal_weight=cfg.train.unimodal_weight)
+
+    build.__doc__ = f"{cls.__doc__.splitlines()[0]}"
+    return build
+
+
+METHODS.register("bss-cl")(_curriculum(CurriculumScheduler, "bss-cl"))
+METHODS.register("anti")(_curriculum(AntiCurriculumScheduler, "anti"))
+
+
+@METHODS.register("bss-lb")
+def _bss_lb(cfg) -> Method:
+    """BSS-LB: balance-weighted random order re-drawn every ``rescore_every`` epochs."""
+    m = cfg.method
+    check_choice("method", "scoring", m.scoring, ("exact", "online"))
+    every = 1 if m.rescore_every is None else m.rescore_every
+
+    def make(num_samples: int, seed: int, min_samples: int) -> LearningBasedScheduler:
+        return LearningBasedScheduler(num_samples=num_samples, seed=seed, eps=m.eps,
+                                      rescore_every=every, warmup_epochs=m.warmup_epochs, ema=m.ema,
+                                      replacement=m.replacement, temperature=m.temperature)
+
+    return Method("bss-lb", make, scorer=_scorer(cfg), scoring=m.scoring,
+                  fused_weight=cfg.train.fused_weight, unimodal_weight=cfg.train.unimodal_weight)
