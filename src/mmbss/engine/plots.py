@@ -47,7 +47,6 @@ log = logging.getLogger(__name__)
 _DPI = 120
 _MAX_HIST_EPOCHS = 6
 _SCORE_FILE = re.compile(r"epoch_(\d+)\.csv$")
-_SEED_DIR = re.compile(r"seed(\d+)$")
 _SPLITS = ("train", "val", "test")
 
 Record = dict[str, Any]
@@ -96,7 +95,7 @@ def _read_json(path: Path) -> Record:
 
 
 def _read_scores(scores_dir: Path) -> list[tuple[int, dict[str, np.ndarray]]]:
-    """``(epoch, {"d": [N], "seen": [N], "corrupted": [N]})`` per scores CSV, by epoch."""
+    """``(epoch, {"d": [N], "corrupted": [N] if logged})`` per scores CSV, sorted by epoch."""
     found = ((_SCORE_FILE.search(p.name), p) for p in scores_dir.glob("epoch_*.csv"))
     out = []
     for epoch, path in sorted((int(m.group(1)), p) for m, p in found if m):
@@ -108,7 +107,7 @@ def _read_scores(scores_dir: Path) -> list[tuple[int, dict[str, np.ndarray]]]:
             raise ValueError(f"scores file '{path}' has no 'd' column or no rows; expected header "
                              "index,label,<criteria...>,d,seen[,corrupted] and one row per sample")
         try:
-            cols = {k: np.array([float(r[k]) for r in rows]) for k in ("d", "seen", "corrupted")
+            cols = {k: np.array([float(r[k]) for r in rows]) for k in ("d", "corrupted")
                     if k in names}
         except (TypeError, ValueError) as err:
             raise ValueError(f"scores file '{path}' has a non-numeric value ({err})") from None
@@ -116,16 +115,17 @@ def _read_scores(scores_dir: Path) -> list[tuple[int, dict[str, np.ndarray]]]:
     return out
 
 
-def _get(rec: Any, *keys: str) -> float:
-    """``rec[k0][k1]...`` as a float, NaN when a key is missing or the value is not a number."""
+def _dig(rec: Any, *keys: str) -> Any:
+    """``rec[k0][k1]...``, or None where a key is missing."""
     for key in keys:
-        if not isinstance(rec, dict) or key not in rec:
-            return math.nan
-        rec = rec[key]
-    try:
-        return float(rec)
-    except (TypeError, ValueError):
-        return math.nan
+        rec = rec.get(key) if isinstance(rec, dict) else None
+    return rec
+
+
+def _get(rec: Any, *keys: str) -> float:
+    """``rec[k0][k1]...`` as a float; NaN where a key is missing or the value is not a number."""
+    value = _dig(rec, *keys)
+    return float(value) if isinstance(value, (int, float)) else math.nan
 
 
 def _series(records: list[Record], *keys: str) -> np.ndarray:
@@ -138,11 +138,8 @@ def _epochs(records: list[Record]) -> np.ndarray:
 
 def _modalities(records: list[Record]) -> list[str]:
     """Modality names of ``val.modality_acc`` in order of first appearance."""
-    names: dict[str, None] = {}
-    for rec in records:
-        accs = rec.get("val", {}).get("modality_acc") if isinstance(rec.get("val"), dict) else None
-        names.update(dict.fromkeys(accs if isinstance(accs, dict) else ()))
-    return list(names)
+    accs = (_dig(rec, "val", "modality_acc") for rec in records)
+    return list(dict.fromkeys(m for acc in accs if isinstance(acc, dict) for m in acc))
 
 
 def _best_epoch(records: list[Record], summary: Record) -> int | None:
@@ -194,6 +191,10 @@ def _dress(ax, xlabel: str, ylabel: str, best: int | None = None, legend: bool =
     """Best-epoch line, axis labels, grid and legend (if anything is labelled)."""
     if best is not None:
         ax.axvline(best, color="0.35", ls="--", lw=1, label=f"best val (epoch {best})")
+    if xlabel == "epoch":
+        from matplotlib.ticker import MaxNLocator
+
+        ax.xaxis.set_major_locator(MaxNLocator(integer=True))
     ax.set_xlabel(xlabel)
     ax.set_ylabel(ylabel)
     ax.grid(alpha=0.3)
@@ -253,15 +254,16 @@ def _plot_pacing(lines: list[tuple[str, list[Record]]], title: str, path: Path) 
         frac, ep = _series(recs, "subset_fraction"), _epochs(recs)
         if np.isnan(frac).all():
             continue
-        ax.step(ep, frac, where="post", color=f"C{i % 10}", lw=1.6,
-                ls=("-", "--", "-.", ":")[i % 4], label=label)
+        lw = 1.4 + 2.6 * (len(lines) - 1 - i) / max(1, len(lines) - 1)  # equal curves stay visible
+        ax.step(np.append(ep, ep[-1] + 1), np.append(frac, frac[-1]), where="post", lw=lw,
+                color=f"C{i % 10}", ls=("-", "--", "-.", ":")[i % 4], label=label)
         scored = _series(recs, "scored") > 0.5
-        marked = "scores recomputed" in ax.get_legend_handles_labels()[1]
-        ax.plot(ep[scored], frac[scored], "v", color=f"C{i % 10}", ms=4,
-                label=None if marked or not scored.any() else "scores recomputed")
-    if not ax.get_lines():
+        ax.plot(ep[scored], frac[scored], "v", color=f"C{i % 10}", mec="k", mew=0.5, ms=5)
+    if not ax.get_legend_handles_labels()[0]:
         log.info("no subset_fraction in the metrics; %s not written", path.name)
         return None
+    if len(ax.get_lines()) > len(ax.get_legend_handles_labels()[0]):
+        ax.plot([], [], "v", color="0.6", mec="k", mew=0.5, label="scores recomputed")
     ax.set_ylim(0, 1.05)
     _dress(ax, "epoch", "fraction of training set used")
     return _save(fig, path, f"{title} — pacing")
@@ -276,9 +278,11 @@ def _plot_score_histograms(scores: list[tuple[int, dict[str, np.ndarray]]], titl
                            path: Path) -> Path:
     chosen = [scores[i] for i in _spread(len(scores), _MAX_HIST_EPOCHS)]
     ncols = min(3, len(chosen))
-    fig, axes = _figure(ncols, math.ceil(len(chosen) / ncols), width=4.4, height=3.4)
+    fig, axes = _figure(ncols, math.ceil(len(chosen) / ncols), width=max(4.4, 6.4 / ncols),
+                        height=3.4)
     all_d = np.concatenate([cols["d"] for _, cols in chosen])
-    bins = np.linspace(min(0.0, all_d.min()), max(2.0, all_d.max()), 41)
+    n_bins = int(np.clip(np.sqrt(all_d.size / len(chosen)), 10, 40))
+    bins = np.linspace(min(0.0, all_d.min()), max(2.0, all_d.max()), n_bins + 1)
     for ax, (epoch, cols) in zip(axes, chosen, strict=False):
         d, name = cols["d"], f"epoch {epoch}"
         bad = cols["corrupted"] > 0.5 if "corrupted" in cols else np.zeros(d.size, dtype=bool)
@@ -291,7 +295,9 @@ def _plot_score_histograms(scores: list[tuple[int, dict[str, np.ndarray]]], titl
             auc = _roc_auc(d, bad.astype(int))
             name += " · AUC(d vs corrupted) = " + ("n/a" if math.isnan(auc) else f"{auc:.3f}")
         ax.set_title(name, fontsize="medium")
-        _dress(ax, "balance score d", "density")
+        ax.set_ylim(top=1.3 * ax.get_ylim()[1])  # headroom for the legend
+        _dress(ax, "balance score d", "density", legend=False)
+        ax.legend(fontsize="small", loc="upper center", ncols=2)
     for ax in axes[len(chosen):]:
         ax.set_visible(False)
     return _save(fig, path, f"{title} — balance scores d")
@@ -332,7 +338,7 @@ def plot_run(run_dir: str | Path, out_dir: str | Path | None = None) -> list[Pat
                             title, out / "learning_curves.png", best=best)]
     if mods := _modalities(records):
         heads = [(m, run, ("val", "modality_acc", m)) for m in mods]
-        diag = [("unimodal gap", run, ("val", "unimodal_gap")), ("agreement", run, ("val", "agreement"))]
+        diag = [(k.replace("_", " "), run, ("val", k)) for k in ("unimodal_gap", "agreement")]
         written.append(_plot_panels([("val accuracy: fused vs each modality's head",
                                       "val accuracy", [("fused", run, ("val", "acc")), *heads]),
                                      ("val balance diagnostics", "value", diag)],
@@ -352,7 +358,7 @@ def _load_comparison(cmp_dir: Path) -> dict[str, list[Run]]:
                                 f"('{runs_dir}' not found); run 'mmbss compare' first")
     seed_dirs = [p for p in runs_dir.glob("*/seed*") if p.is_dir()]
     runs: dict[str, list[Run]] = {}
-    for seed_dir in sorted(seed_dirs, key=lambda p: (p.parent.name, _seed_number(p), p.name)):
+    for seed_dir in sorted(seed_dirs, key=lambda p: (p.parent.name, len(p.name), p.name)):
         if not (seed_dir / "metrics.jsonl").is_file():
             log.warning("skipping '%s': no metrics.jsonl (unfinished run?)", seed_dir)
             continue
@@ -369,11 +375,6 @@ def _load_comparison(cmp_dir: Path) -> dict[str, list[Run]]:
     return {m: runs[m] for m in sorted(runs, key=lambda m: (order.get(m, len(order)), m))}
 
 
-def _seed_number(path: Path) -> int:
-    m = _SEED_DIR.search(path.name)
-    return int(m.group(1)) if m else -1
-
-
 def _best_test_acc(records: list[Record], summary: Record) -> float:
     """Test accuracy at the best-val epoch: ``summary.test.acc``, else read from the records."""
     acc = _get(summary, "test", "acc")
@@ -386,7 +387,7 @@ def _best_test_acc(records: list[Record], summary: Record) -> float:
 def _plot_bars(runs: dict[str, list[Run]], title: str, path: Path) -> Path:
     """Bar = mean, error bar = sample std, dots = seeds of the test accuracy at best val."""
     fig, (ax,) = _figure(1, width=max(4.8, 1.1 * len(runs) + 2.0))
-    lows, highs = [], []
+    lows, highs, means = [], [], []
     for i, seeds in enumerate(runs.values()):
         vals = np.array([_best_test_acc(recs, summary) for _, recs, summary in seeds])
         vals = vals[~np.isnan(vals)]
@@ -395,17 +396,19 @@ def _plot_bars(runs: dict[str, list[Run]], title: str, path: Path) -> Path:
         mean, std = vals.mean(), (vals.std(ddof=1) if vals.size > 1 else 0.0)
         ax.bar(i, mean, yerr=std, capsize=5, width=0.6, color=f"C{i % 10}", alpha=0.7)
         offsets = (np.arange(vals.size) - (vals.size - 1) / 2) * min(0.08, 0.4 / vals.size)
-        ax.scatter(i + offsets, vals, color="k", s=14, zorder=3, label=None if lows else "seeds")
-        ax.annotate(f"{mean:.3f}", (i, max(mean + std, vals.max())), xytext=(0, 4),
-                    textcoords="offset points", ha="center", fontsize="small")
+        ax.scatter(i + offsets, vals, color="k", s=14, zorder=3)
+        means.append((i, mean))
         lows.append(min(vals.min(), mean - std))
         highs.append(max(vals.max(), mean + std))
     ax.set_xticks(range(len(runs)), list(runs), rotation=20 if len(runs) > 4 else 0)
     if lows:  # zoom on the differences; the axis shows where it starts
         bottom = max(0.0, math.floor((min(lows) - 0.05) * 20) / 20)
-        ax.set_ylim(bottom, max(highs) + 0.12 * (max(highs) - bottom) + 1e-3)
+        ax.set_ylim(bottom, max(highs) + 0.08 * (max(highs) - bottom) + 1e-3)
+        for i, mean in means:
+            ax.annotate(f"{mean:.3f}", (i, bottom), xytext=(0, 4), textcoords="offset points",
+                        ha="center", fontsize="small")
     _dress(ax, "method", "test accuracy at best-val epoch")
-    ax.set_title("mean ± std over seeds", fontsize="medium")
+    ax.set_title("bar: mean, error bar: std, dots: seeds", fontsize="medium")
     return _save(fig, path, title)
 
 
@@ -439,8 +442,7 @@ def plot_comparison(cmp_dir: str | Path, out_dir: str | Path | None = None) -> l
               for split in ("val", "test")]
     written = [_plot_panels(curves, title, out / "comparison_curves.png"),
                _plot_bars(runs, title, out / "comparison_bars.png")]
-    mods = dict.fromkeys(m for seeds in runs.values() for _, rs, _ in seeds for m in _modalities(rs))
-    if mods:
+    if mods := _modalities([r for seeds in runs.values() for _, recs, _ in seeds for r in recs]):
         heads = [(f"modality '{mod}'", "val accuracy of its head",
                   [(m, seeds, ("val", "modality_acc", mod)) for m, seeds in runs.items()])
                  for mod in mods]

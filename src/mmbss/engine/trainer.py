@@ -62,10 +62,13 @@ def train(cfg: Config, out_dir: str | Path, *, resume: bool = False, overwrite: 
           quiet: bool = False) -> dict:
     """Train one run and write its run directory; returns the summary dict.
 
+    ``metrics.jsonl`` holds only deterministic values (two runs of one config on the CPU write
+    identical files); wall times go to ``timings.jsonl`` and ``summary.json``.
+
     Args:
         cfg: the resolved config.
-        out_dir: run directory (``config.yaml``, ``metrics.jsonl``, ``scores/``, ``checkpoints/``,
-            ``summary.json``).
+        out_dir: run directory (``config.yaml``, ``metrics.jsonl``, ``timings.jsonl``, ``scores/``,
+            ``checkpoints/``, ``summary.json``).
         resume: continue from ``checkpoints/last.pt`` (the config must be identical).
         overwrite: delete an existing run in ``out_dir`` first.
         quiet: no progress bars.
@@ -77,7 +80,8 @@ def train(cfg: Config, out_dir: str | Path, *, resume: bool = False, overwrite: 
     start, step, best = 0, 0, None
     if resume:
         start, step, best = _restore(run, out)
-    _truncate_metrics(out / "metrics.jsonl", start)
+    for name in ("metrics.jsonl", "timings.jsonl"):
+        _truncate_log(out / name, start)
     for epoch in range(start, cfg.train.epochs):
         torch.manual_seed(mix_seed(cfg.train.seed, epoch, "train"))  # dropout etc.: per (seed, epoch)
         run.sampler.set_epoch(epoch)
@@ -91,11 +95,11 @@ def train(cfg: Config, out_dir: str | Path, *, resume: bool = False, overwrite: 
         t3 = time.perf_counter()
         record = {"epoch": epoch, "lr": run.optimizer.param_groups[0]["lr"],
                   "subset_fraction": run.scheduler.epoch_size(epoch) / len(run.bundle.train),
-                  "scored": scored, "train": train_stats, "val": val, "test": test,
-                  "time": {"train": t2 - t1, "scoring": t1 - t0, "eval": t3 - t2}}
+                  "scored": scored, "train": train_stats, "val": val, "test": test}
         run.lr_schedule.step()
-        with open(out / "metrics.jsonl", "a") as f:
-            f.write(json.dumps(record) + "\n")
+        _append(out / "metrics.jsonl", record)  # deterministic: same config -> same file
+        _append(out / "timings.jsonl", {"epoch": epoch, "train": t2 - t1, "scoring": t1 - t0,
+                                         "eval": t3 - t2})
         if best is None or val[cfg.train.select_metric] > best["val"][cfg.train.select_metric]:
             best = {"epoch": epoch, "val": val, "test": test}
             save_atomic({"model": run.model.state_dict(), "epoch": epoch, "config": config_to_dict(cfg)},
@@ -191,7 +195,7 @@ def _train_epoch(run: Run, epoch: int, step: int, out: Path, quiet: bool) -> tup
         loss = loss_vec.mean()
         if not torch.isfinite(loss):
             raise TrainingDiverged(
-                f"the loss became {float(loss)} at epoch {epoch}, step {i} (global step {step}); "
+                f"the loss became {loss.item()} at epoch {epoch}, step {i} (global step {step}); "
                 f"training stopped. The last good checkpoint is '{out / 'checkpoints' / 'last.pt'}'"
                 f" (lower optim.lr or check the data).")
         run.optimizer.zero_grad(set_to_none=True)
@@ -271,8 +275,13 @@ def _prepare_dir(out: Path, cfg: Config, *, resume: bool, overwrite: bool) -> Pa
     return out
 
 
-def _truncate_metrics(path: Path, start: int) -> None:
-    """Drop metric lines of epochs >= start (written after the last checkpoint of a killed run)."""
+def _append(path: Path, record: dict) -> None:
+    with open(path, "a") as f:
+        f.write(json.dumps(record) + "\n")
+
+
+def _truncate_log(path: Path, start: int) -> None:
+    """Drop lines of epochs >= start (written after the last checkpoint of a killed run)."""
     if not path.exists():
         return
     lines = [ln for ln in path.read_text().splitlines() if ln.strip()]
@@ -281,7 +290,8 @@ def _truncate_metrics(path: Path, start: int) -> None:
 
 def _summary(cfg: Config, out: Path, best: dict | None) -> dict:
     records = [json.loads(ln) for ln in (out / "metrics.jsonl").read_text().splitlines() if ln.strip()]
-    times = {k: math.fsum(r["time"][k] for r in records) for k in ("train", "scoring", "eval")}
+    timings = [json.loads(ln) for ln in (out / "timings.jsonl").read_text().splitlines() if ln.strip()]
+    times = {k: math.fsum(r[k] for r in timings) for k in ("train", "scoring", "eval")}
     return {"method": cfg.method.name, "seed": cfg.train.seed, "dataset": cfg.data.name,
             "epochs": cfg.train.epochs, "best_epoch": None if best is None else best["epoch"],
             "selected_by": f"val {cfg.train.select_metric}",

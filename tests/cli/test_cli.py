@@ -1,0 +1,101 @@
+import json
+import os
+import signal
+import subprocess
+import sys
+import time
+from pathlib import Path
+
+import pytest
+import yaml
+
+from mmbss.cli.main import main
+from mmbss.engine.config import config_to_dict
+
+from .conftest import tiny_config
+
+MMBSS = [sys.executable, "-m", "mmbss.cli.main"]
+
+
+def _write_cfg(path: Path, cfg) -> Path:
+    path.write_text(yaml.safe_dump(config_to_dict(cfg)))
+    return path
+
+
+def test_list_and_help(capsys):
+    assert main(["list"]) == 0
+    out = capsys.readouterr().out
+    assert "methods: anti, bss-cl, bss-lb, joint, random-pacing, uniaux" in out
+    assert "datasets: mfeat, mfeat-corrupt, synthetic" in out
+
+
+def test_user_errors_are_one_line_exit_2(tmp_path, capsys):
+    assert main(["train", "--set", "train.epoch=3", "--out", str(tmp_path / "r")]) == 2
+    err = capsys.readouterr().err
+    assert err.startswith("mmbss: error: unknown config key 'train.epoch'") and "Traceback" not in err
+    assert main(["train", "--set", "method.name=bss-c", "--out", str(tmp_path / "r")]) == 2
+    assert "Did you mean 'bss-cl'?" in capsys.readouterr().err
+    assert main(["train", "--set", "train.epochs=x", "--out", str(tmp_path / "r")]) == 2
+    assert "config key 'train.epochs' must be of type int" in capsys.readouterr().err
+    assert main(["score", str(tmp_path / "nothing")]) == 2
+    assert "has no config.yaml" in capsys.readouterr().err
+
+
+def test_train_score_report_round_trip(tmp_path, capsys):
+    cfg = _write_cfg(tmp_path / "c.yaml", tiny_config("bss-lb", epochs=2))
+    run = tmp_path / "run"
+    assert main(["train", "--config", str(cfg), "--out", str(run), "--quiet"]) == 0
+    assert "bss-lb seed 0: best val epoch" in capsys.readouterr().out
+    assert main(["train", "--config", str(cfg), "--out", str(run), "--quiet"]) == 2
+    assert "already holds a run" in capsys.readouterr().err
+    assert main(["score", str(run)]) == 0
+    rows = (run / "scores" / "best.csv").read_text().splitlines()
+    assert rows[0] == "index,label,loss,prediction_similarity,d,seen" and len(rows) == 181
+    assert main(["report", str(run)]) == 0
+    assert (run / "plots" / "learning_curves.png").stat().st_size > 1000
+
+
+def test_compare_writes_table_with_paired_differences(tmp_path, capsys):
+    cfg = tiny_config("uniaux", epochs=2)
+    cfg.compare.methods = ["uniaux", {"name": "bss-cl", "label": "cl-w1", "warmup_epochs": 1}]
+    cfg.compare.seeds = [0, 1]
+    out = tmp_path / "cmp"
+    assert main(["compare", "--config", str(_write_cfg(tmp_path / "c.yaml", cfg)), "--out", str(out),
+                 "--quiet"]) == 0
+    table = (out / "table.md").read_text()
+    assert table.splitlines()[0].startswith("| method | seeds | test acc |")
+    assert "| uniaux | 2 |" in table and "| cl-w1 | 2 |" in table
+    results = (out / "results.csv").read_text().splitlines()
+    assert len(results) == 5
+    run_cfg = yaml.safe_load((out / "runs" / "cl-w1" / "seed1" / "config.yaml").read_text())
+    assert run_cfg["method"]["warmup_epochs"] == 1 and run_cfg["train"]["seed"] == 1
+    assert (out / "plots" / "comparison_bars.png").exists()
+    assert "Δacc vs uniaux" in capsys.readouterr().out
+
+
+@pytest.mark.slow
+def test_killed_process_resumes_to_identical_metrics(tmp_path):
+    """A real SIGKILL in the middle of training, then --resume (the issue's done-criterion)."""
+    cfg = tiny_config("bss-lb", epochs=6, scoring="online")
+    cfg.data.options = {"num_samples": 1500, "num_classes": 3, "dims": 8}
+    c = _write_cfg(tmp_path / "c.yaml", cfg)
+    env = {**os.environ, "PYTHONUNBUFFERED": "1"}
+    subprocess.run([*MMBSS, "train", "--config", str(c), "--out", str(tmp_path / "full"), "--quiet"],
+                   check=True, env=env)
+    proc = subprocess.Popen([*MMBSS, "train", "--config", str(c), "--out", str(tmp_path / "cut"),
+                             "--quiet"], env=env)
+    metrics = tmp_path / "cut" / "metrics.jsonl"
+    deadline = time.time() + 120
+    while time.time() < deadline and (not metrics.exists() or len(metrics.read_text().splitlines()) < 2):
+        time.sleep(0.01)
+    time.sleep(0.05)  # into the next epoch
+    proc.send_signal(signal.SIGKILL)
+    assert proc.wait() == -signal.SIGKILL
+    done = len(metrics.read_text().splitlines())
+    assert 2 <= done < 6, "the kill must land before the run ends"
+    subprocess.run([*MMBSS, "train", "--config", str(c), "--out", str(tmp_path / "cut"), "--resume",
+                    "--quiet"], check=True, env=env)
+    assert (tmp_path / "full" / "metrics.jsonl").read_text() == metrics.read_text()
+    full = json.loads((tmp_path / "full" / "summary.json").read_text())
+    cut = json.loads((tmp_path / "cut" / "summary.json").read_text())
+    assert full["test"] == cut["test"] and full["best_epoch"] == cut["best_epoch"]

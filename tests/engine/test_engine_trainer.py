@@ -1,0 +1,118 @@
+import json
+
+import pytest
+import torch
+
+from mmbss.engine import RunExistsError, TrainingDiverged, train
+from mmbss.engine.checkpoint import RESUME_KEYS, load_checkpoint, save_atomic
+
+from .conftest import tiny_config
+
+
+def _lines(path):
+    return path.read_text().splitlines()
+
+
+def test_run_directory_contents_and_selection_by_validation(tmp_path):
+    s = train(tiny_config("bss-lb", epochs=3), tmp_path / "r", quiet=True)
+    r = tmp_path / "r"
+    for name in ("config.yaml", "metrics.jsonl", "timings.jsonl", "summary.json",
+                 "checkpoints/last.pt", "checkpoints/best.pt", "scores/epoch_000.csv"):
+        assert (r / name).exists(), name
+    records = [json.loads(x) for x in _lines(r / "metrics.jsonl")]
+    assert [x["epoch"] for x in records] == [0, 1, 2]
+    vals = [x["val"]["acc"] for x in records]
+    best = vals.index(max(vals))
+    assert s["best_epoch"] == best and s["test"] == records[best]["test"]
+    assert set(records[0]["test"]["modality_acc"]) == {"m0", "m1"}
+    header = _lines(r / "scores" / "epoch_000.csv")[0]
+    assert header == "index,label,loss,prediction_similarity,d,seen"
+
+
+def test_same_config_same_metrics(tmp_path):
+    train(tiny_config("bss-cl", epochs=3), tmp_path / "a", quiet=True)
+    train(tiny_config("bss-cl", epochs=3), tmp_path / "b", quiet=True)
+    assert (tmp_path / "a" / "metrics.jsonl").read_text() == (tmp_path / "b" / "metrics.jsonl").read_text()
+
+
+@pytest.mark.parametrize("method", ["bss-lb", "bss-cl"])
+def test_crash_mid_epoch_then_resume_gives_identical_metrics(tmp_path, monkeypatch, method):
+    kw = {"scoring": "online"} if method == "bss-lb" else {"warmup_epochs": 1, "rescore_every": 1}
+    train(tiny_config(method, epochs=4, **kw), tmp_path / "full", quiet=True)
+    steps = [json.loads(x)["train"]["steps"] for x in _lines(tmp_path / "full" / "metrics.jsonl")]
+    crash_at = steps[0] + steps[1] + steps[2] // 2  # the middle of epoch 2
+    calls = {"n": 0}
+    original = torch.optim.SGD.step
+
+    def crashing_step(self, *a, **k):
+        calls["n"] += 1
+        if calls["n"] == crash_at:
+            raise KeyboardInterrupt("simulated kill")
+        return original(self, *a, **k)
+
+    monkeypatch.setattr(torch.optim.SGD, "step", crashing_step)
+    with pytest.raises(KeyboardInterrupt):
+        train(tiny_config(method, epochs=4, **kw), tmp_path / "cut", quiet=True)
+    monkeypatch.setattr(torch.optim.SGD, "step", original)
+    assert load_checkpoint(tmp_path / "cut" / "checkpoints" / "last.pt")["epoch"] == 2
+    train(tiny_config(method, epochs=4, **kw), tmp_path / "cut", resume=True, quiet=True)
+    assert (tmp_path / "full" / "metrics.jsonl").read_text() == (tmp_path / "cut" / "metrics.jsonl").read_text()
+
+
+def test_nan_loss_stops_naming_epoch_and_step_and_keeps_checkpoint(tmp_path, monkeypatch):
+    from mmbss.methods import Method
+
+    original = Method.loss
+    calls = {"n": 0}
+
+    def poisoned(self, model, out, labels):
+        calls["n"] += 1
+        loss = original(self, model, out, labels)
+        return loss * float("nan") if calls["n"] == 19 else loss  # 12 steps per epoch
+
+    monkeypatch.setattr(Method, "loss", poisoned)
+    with pytest.raises(TrainingDiverged, match=r"the loss became nan at epoch 1, step 6 .*last good checkpoint is '.*last.pt'"):
+        train(tiny_config("uniaux", epochs=3), tmp_path / "r", quiet=True)
+    state = load_checkpoint(tmp_path / "r" / "checkpoints" / "last.pt")
+    assert state["epoch"] == 1 and all(torch.isfinite(v).all() for v in state["model"].values())
+
+
+def test_existing_run_refused_unless_overwrite_and_resume_config_mismatch(tmp_path):
+    cfg = tiny_config("uniaux", epochs=1)
+    train(cfg, tmp_path / "r", quiet=True)
+    with pytest.raises(RunExistsError, match="already holds a run; pass --overwrite .* or --resume"):
+        train(cfg, tmp_path / "r", quiet=True)
+    train(cfg, tmp_path / "r", overwrite=True, quiet=True)
+    other = tiny_config("uniaux", epochs=1)
+    other.optim.lr = 0.5
+    with pytest.raises(ValueError, match=r"differing keys:\n  optim.lr: 0.05 -> 0.5"):
+        train(other, tmp_path / "r", resume=True, quiet=True)
+    with pytest.raises(FileNotFoundError, match="has no checkpoints/last.pt"):
+        train(cfg, tmp_path / "fresh", resume=True, quiet=True)
+
+
+def test_bad_names_fail_before_any_directory_is_made(tmp_path):
+    cfg = tiny_config("bss-lbb")
+    with pytest.raises(ValueError, match=r"unknown method 'bss-lbb'; valid names: .* Did you mean 'bss-lb'\?"):
+        train(cfg, tmp_path / "r", quiet=True)
+    cfg = tiny_config()
+    cfg.data.name = "mfeet"
+    with pytest.raises(ValueError, match=r"unknown dataset 'mfeet'.*Did you mean 'mfeat'\?"):
+        train(cfg, tmp_path / "r", quiet=True)
+    assert not (tmp_path / "r").exists()
+
+
+def test_atomic_save_leaves_old_file_on_failure(tmp_path):
+    path = tmp_path / "c.pt"
+    save_atomic({"a": 1}, path)
+
+    class Unpicklable:
+        def __reduce__(self):
+            raise RuntimeError("boom")
+
+    with pytest.raises(RuntimeError, match="boom"):
+        save_atomic({"a": Unpicklable()}, path)
+    assert torch.load(path) == {"a": 1}
+    assert [p.name for p in tmp_path.iterdir()] == ["c.pt"]
+    with pytest.raises(ValueError, match="is not an mmbss resume checkpoint: missing keys"):
+        load_checkpoint(path, require=RESUME_KEYS)
