@@ -89,11 +89,14 @@ def _train(args) -> int:
     cfg = load_config(args.config, args.overrides)
     out = args.out or f"runs/{cfg.method.name}-seed{cfg.train.seed}"
     s = train(cfg, out, resume=args.resume, overwrite=args.overwrite, quiet=args.quiet)
+    from ..engine.plots import plot_run
+
+    plot_run(out)
     t = s["test"]
     print(f"{cfg.method.name} seed {cfg.train.seed}: best val epoch {s['best_epoch']}, test acc "
           f"{100 * t['acc']:.2f} %, macro-F1 {100 * t['macro_f1']:.2f} %, per-modality "
           + ", ".join(f"{m} {100 * a:.2f} %" for m, a in t["modality_acc"].items()))
-    print(f"run directory: {out}")
+    print(f"run directory: {out} (plots in {out}/plots)")
     return 0
 
 
