@@ -12,7 +12,7 @@ import yaml
 from mmbss.cli.main import main
 from mmbss.engine.config import config_to_dict
 
-from .conftest import tiny_config
+from ..conftest import tiny_config
 
 MMBSS = [sys.executable, "-m", "mmbss.cli.main"]
 

@@ -6,7 +6,7 @@ import torch
 from mmbss.engine import RunExistsError, TrainingDiverged, train
 from mmbss.engine.checkpoint import RESUME_KEYS, load_checkpoint, save_atomic
 
-from .conftest import tiny_config
+from ..conftest import tiny_config
 
 
 def _lines(path):

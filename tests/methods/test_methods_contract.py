@@ -9,7 +9,7 @@ from mmbss.engine import train
 from mmbss.engine.trainer import build_run
 from mmbss.methods import create_method, list_methods
 
-from .conftest import tiny_config
+from ..conftest import tiny_config
 
 
 def test_builtin_methods_registered():

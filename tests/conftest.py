@@ -1,4 +1,4 @@
-"""Shared helpers for engine/methods/cli tests: a tiny, fast synthetic config."""
+"""Shared test helpers: a tiny, fast synthetic run config."""
 
 from __future__ import annotations
 
