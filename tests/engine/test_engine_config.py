@@ -51,3 +51,14 @@ def test_round_trip_and_diff():
     assert config_to_dict(again) == config_to_dict(cfg)
     assert diff_configs(config_to_dict(Config()), config_to_dict(cfg)) == [
         "method.name: 'bss-lb' -> 'anti'", "train.seed: 0 -> 4"]
+
+
+def test_optional_types_checked_by_key():
+    cfg = apply_overrides(Config(), ["method.rescore_every=3", "method.temperature=1",
+                                     "method.correlation=null"])
+    assert cfg.method.rescore_every == 3 and cfg.method.temperature == 1.0
+    assert cfg.method.correlation is None
+    with pytest.raises(ConfigError, match=r"config key 'method.rescore_every' must be of type int or null; got 'x'"):
+        apply_overrides(Config(), ["method.rescore_every=x"])
+    with pytest.raises(ConfigError, match=r"config key 'model.encoder' must be of type str or dict; got 3"):
+        apply_overrides(Config(), ["model.encoder=3"])

@@ -116,3 +116,24 @@ def test_atomic_save_leaves_old_file_on_failure(tmp_path):
     assert [p.name for p in tmp_path.iterdir()] == ["c.pt"]
     with pytest.raises(ValueError, match="is not an mmbss resume checkpoint: missing keys"):
         load_checkpoint(path, require=RESUME_KEYS)
+
+
+@pytest.mark.parametrize("key,value,message", [
+    ("predict", "mean", r"train: 'predict' must be one of 'sum', 'fused', 'unimodal'; got 'mean'"),
+    ("select_metric", "loss", r"train: 'select_metric' must be one of 'acc', 'macro_f1', 'map'"),
+    ("device", "gpu", r"train: 'device' must be 'cpu', 'cuda', 'cuda:N' or 'auto'; got 'gpu'"),
+    ("epochs", 0, r"train: 'epochs' must be an int >= 1; got 0"),
+])
+def test_bad_train_values(tmp_path, key, value, message):
+    cfg = tiny_config()
+    setattr(cfg.train, key, value)
+    with pytest.raises(ValueError, match=message):
+        train(cfg, tmp_path / "r", quiet=True)
+
+
+def test_online_scoring_starts_from_the_exact_pass(tmp_path):
+    from mmbss.engine.trainer import _rescore, build_run
+
+    run = build_run(tiny_config("bss-cl", scoring="online", rescore_every=1))
+    assert _rescore(run, 0, tmp_path)          # nothing seen yet: exact pass
+    assert bool(run.tracker.seen.all())        # ... recorded for later online re-scoring

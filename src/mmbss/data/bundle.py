@@ -153,7 +153,7 @@ def build_bundle(views: Mapping[str, np.ndarray], labels: np.ndarray, *, name: s
     }
     bundle_info.update(info or {})
     bundle_info.update(extra)
-    log.info("dataset %s (seed %d): %d train / %d val / %d test samples, modalities %s",
+    log.debug("dataset %s (seed %d): %d train / %d val / %d test samples, modalities %s",
              name, seed, len(train), len(val), len(test), list(views))
     return DataBundle(train=datasets["train"], val=datasets["val"], test=datasets["test"],
                       num_classes=num_classes, modality_shapes=datasets["train"].modality_shapes,

@@ -81,8 +81,10 @@ def compare(cfg: Config, out_dir: str | Path, *, overwrite: bool = False, resume
             rc.train.seed = seed
             jobs_list.append((label, seed, config_to_dict(rc), str(out / "runs" / label / f"seed{seed}"),
                               resume, quiet, max(1, (os.cpu_count() or 1) // max(1, jobs))))
+    jobs_list = [(*j, f"[{i + 1}/{len(jobs_list)}]") for i, j in enumerate(jobs_list)]
     if jobs > 1:
-        with ProcessPoolExecutor(jobs, mp_context=get_context("spawn")) as pool:
+        with ProcessPoolExecutor(jobs, mp_context=get_context("spawn"),
+                                 initializer=_init_worker, initargs=(logging.getLogger().level,)) as pool:
             summaries = list(pool.map(_one_run, jobs_list))
     else:
         summaries = [_one_run(j) for j in jobs_list]
@@ -99,21 +101,36 @@ def compare(cfg: Config, out_dir: str | Path, *, overwrite: bool = False, resume
     return {"rows": rows, "table": table_md, "dir": str(out)}
 
 
+def _init_worker(level: int) -> None:
+    logging.basicConfig(level=level, format="%(message)s")
+
+
 def _one_run(job) -> dict:
+    """Train (or reuse) one run; logs one line per run, not per epoch."""
+    import time
+
     import torch
 
     from .config import config_from_dict
 
-    label, seed, cfg_dict, run_dir, resume, quiet, threads = job
+    label, seed, cfg_dict, run_dir, resume, quiet, threads, tag = job
     torch.set_num_threads(threads)
     cfg = config_from_dict(cfg_dict)
     summary_file = Path(run_dir) / "summary.json"
     if resume and summary_file.is_file():
-        log.info("reusing finished run %s", run_dir)
+        log.info("%s %s seed %d: reusing the finished run in %s", tag, label, seed, run_dir)
         return json.loads(summary_file.read_text())
     can_resume = resume and (Path(run_dir) / "checkpoints" / "last.pt").is_file()
-    log.info("running %s seed %d -> %s", label, seed, run_dir)
-    return train(cfg, run_dir, resume=can_resume, overwrite=not can_resume, quiet=quiet)
+    epoch_log = logging.getLogger("mmbss.engine.trainer")
+    level, t0 = epoch_log.level, time.perf_counter()
+    epoch_log.setLevel(logging.WARNING)  # one line per run instead of one per epoch
+    try:
+        s = train(cfg, run_dir, resume=can_resume, overwrite=not can_resume, quiet=quiet)
+    finally:
+        epoch_log.setLevel(level)
+    log.info("%s %s seed %d: test acc %.2f %% at best-val epoch %d (%.0f s)", tag, label, seed,
+             100 * s["test"]["acc"], s["best_epoch"], time.perf_counter() - t0)
+    return s
 
 
 def _row(label: str, seed: int, s: dict) -> dict:

@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import dataclasses
 import difflib
+import types
 import typing
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -35,7 +36,7 @@ class DataConfig:
 @dataclass
 class ModelConfig:
     """Encoders and fusion; ``encoder="auto"``: mlp for vectors, cnn2d for images."""
-    encoder: Any = "auto"
+    encoder: str | dict = "auto"
     fusion: str = "concat"
     encoder_kw: dict = field(default_factory=dict)
     fusion_kw: dict = field(default_factory=dict)
@@ -72,18 +73,18 @@ class TrainConfig:
 class MethodConfig:
     """The method and every BSS option (defaults reproduce the reference code, SPEC §3–§5)."""
     name: str = "bss-lb"
-    correlation: Any = "prediction"
-    information: Any = "loss"
+    correlation: str | None = "prediction"
+    information: str | None = "loss"
     scoring: str = "exact"
     pacing: str = "root"
     lambda0: float = 0.1
     t_grow: int = 40
     warmup_epochs: int = 0
-    rescore_every: Any = None
+    rescore_every: int | None = None   # None: once (bss-cl), every epoch (bss-lb)
     eps: float = 0.01
     ema: float = 0.0
     replacement: bool = False
-    temperature: Any = None
+    temperature: float | None = None
 
 
 @dataclass
@@ -92,7 +93,7 @@ class CompareConfig:
     an optional ``label`` and any ``method.*`` overrides (e.g. ``{name: bss-cl, warmup_epochs: 3}``)."""
     methods: list = field(default_factory=lambda: ["uniaux", "bss-cl", "bss-lb"])
     seeds: list = field(default_factory=lambda: [0, 1, 2])
-    baseline: Any = None
+    baseline: str | None = None
 
 
 @dataclass
@@ -195,6 +196,16 @@ def _set(cfg: Config, dotted: str, value: Any) -> None:
 def _coerce(key: str, value: Any, hint: Any) -> Any:
     if hint is Any:
         return value
+    options = typing.get_args(hint) if isinstance(hint, types.UnionType) else (hint,)
+    if len(options) > 1:
+        for option in options:
+            try:
+                return _coerce(key, value, option)
+            except ConfigError:
+                pass
+        names = " or ".join("null" if o is type(None) else o.__name__ for o in options)
+        raise ConfigError(f"config key '{key}' must be of type {names}; got {value!r} "
+                          f"({type(value).__name__}).")
     if hint is float and isinstance(value, int) and not isinstance(value, bool):
         return float(value)
     if hint is dict and value is None:

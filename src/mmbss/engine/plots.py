@@ -207,7 +207,7 @@ def _save(fig, path: Path, title: str) -> Path:
     fig.tight_layout()
     fig.savefig(path, dpi=_DPI)
     fig.clear()
-    log.info("wrote %s", path)
+    log.debug("wrote %s", path)
     return path
 
 

@@ -119,6 +119,7 @@ def build_run(cfg: Config) -> Run:
     from ..models import build_model
 
     t = cfg.train
+    _check_train(t)
     device = torch.device("cuda" if t.device == "auto" and torch.cuda.is_available()
                           else ("cpu" if t.device == "auto" else t.device))
     bundle = create_dataset(cfg.data.name, seed=cfg.data.split_seed, val_fraction=cfg.data.val_fraction,
@@ -137,6 +138,21 @@ def build_run(cfg: Config) -> Run:
     tracker = OnlineScoreTracker(n) if method.scorer is not None and method.scoring == "online" else None
     return Run(cfg, bundle, model, optimizer, lr_schedule, method, scheduler, sampler, loader,
                tracker, device)
+
+
+def _check_train(t) -> None:
+    from .._validation import check_choice, check_int
+
+    check_choice("train", "predict", t.predict, ("sum", "fused", "unimodal"))
+    check_choice("train", "select_metric", t.select_metric, ("acc", "macro_f1", "map"))
+    for name in ("epochs", "batch_size", "eval_batch_size"):
+        check_int("train", name, getattr(t, name), low=1)
+    check_int("train", "seed", t.seed, low=0)
+    if t.device not in ("cpu", "cuda", "auto") and not t.device.startswith("cuda:"):
+        raise ValueError(f"train: 'device' must be 'cpu', 'cuda', 'cuda:N' or 'auto'; got {t.device!r}.")
+    if t.device.startswith("cuda") and not torch.cuda.is_available():
+        raise ValueError(f"train: 'device' is {t.device!r} but no CUDA device is available; use "
+                         f"'cpu' or 'auto'.")
 
 
 def _optimiser(cfg: Config, model: torch.nn.Module):
@@ -171,6 +187,8 @@ def _rescore(run: Run, epoch: int, out: Path) -> bool:
         criteria = scorer.criteria(outputs.fused, outputs.unimodal, outputs.labels,
                                    features=outputs.features, head_inputs=outputs.head_inputs)
         seen = torch.ones(len(run.bundle.train), dtype=torch.bool)
+        if run.tracker is not None:  # later online scores start from these values (SPEC §5)
+            run.tracker.record(torch.arange(len(seen)), criteria)
     d = scorer.combine(criteria)
     run.scheduler.update(d)
     if run.cfg.train.export_scores:
