@@ -1,7 +1,5 @@
 """Dataset registry, public surface and the runnable docstring examples of mmbss.data."""
 
-import doctest
-import importlib
 import inspect
 
 import pytest
@@ -45,26 +43,6 @@ def test_unknown_option():
     with pytest.raises(TypeError, match=r"dataset 'mfeat' has no option 'corrupt_mode'; valid "
                                         r"options: views, seed, val_fraction, test_fraction\."):
         create_dataset("mfeat", corrupt_mode="swap")
-
-
-def test_public_names_have_docstrings():
-    for modname in MODULES:
-        module = importlib.import_module(modname)
-        assert module.__doc__, modname
-        for name in module.__all__:
-            obj = getattr(module, name)
-            if inspect.isclass(obj) or inspect.isfunction(obj):
-                assert inspect.getdoc(obj), f"{modname}.{name} has no docstring"
-                for meth_name, meth in vars(obj).items() if inspect.isclass(obj) else ():
-                    if not meth_name.startswith("_") and callable(meth):
-                        assert inspect.getdoc(meth), f"{modname}.{name}.{meth_name}"
-
-
-@pytest.mark.parametrize("modname", MODULES)
-def test_docstring_examples_run(modname):
-    module = importlib.import_module(modname)
-    result = doctest.testmod(module, optionflags=doctest.NORMALIZE_WHITESPACE)
-    assert result.failed == 0
 
 
 def test_package_all_is_complete():

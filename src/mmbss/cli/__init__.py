@@ -1,1 +1,3 @@
 """Command-line interface (``mmbss``)."""
+
+__all__: list[str] = []
