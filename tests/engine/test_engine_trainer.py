@@ -137,3 +137,32 @@ def test_online_scoring_starts_from_the_exact_pass(tmp_path):
     run = build_run(tiny_config("bss-cl", scoring="online", rescore_every=1))
     assert _rescore(run, 0, tmp_path)          # nothing seen yet: exact pass
     assert bool(run.tracker.seen.all())        # ... recorded for later online re-scoring
+
+
+def test_exact_per_sample_gradient_matches_batch_size_one_backward():
+    from mmbss.engine.evaluation import per_sample_grad_norms
+    from mmbss.engine.trainer import build_run
+
+    run = build_run(tiny_config("bss-lb", information="gradient", gradient_mode="exact"))
+    model, data = run.model, run.bundle.train
+    got = per_sample_grad_norms(model, data, 0.5, {"m0": 1.0, "m1": 2.0}, batch_size=4,
+                                device=torch.device("cpu"))
+    model.eval()
+    for i in (0, 5, 11):
+        b = data.batch(torch.tensor([i]))
+        out = model(b["modalities"])
+        loss = 0.5 * torch.nn.functional.cross_entropy(out.fused, b["label"])
+        loss = loss + sum(w * torch.nn.functional.cross_entropy(out.unimodal[m], b["label"])
+                          for m, w in {"m0": 1.0, "m1": 2.0}.items())
+        grads = torch.autograd.grad(loss, list(model.parameters()), allow_unused=True)
+        expected = torch.sqrt(sum(g.pow(2).sum() for g in grads if g is not None))
+        assert float(got[i]) == pytest.approx(float(expected), rel=1e-4)
+
+
+def test_exact_gradient_mode_in_a_run_and_its_bad_combination(tmp_path):
+    train(tiny_config("bss-cl", epochs=1, information="gradient", gradient_mode="exact"),
+          tmp_path / "r", quiet=True)
+    assert "gradient" in (tmp_path / "r" / "scores" / "epoch_000.csv").read_text().splitlines()[0]
+    with pytest.raises(ValueError, match="gradient_mode='exact' needs scoring='exact'"):
+        train(tiny_config("bss-lb", information="gradient", gradient_mode="exact", scoring="online"),
+              tmp_path / "s", quiet=True)

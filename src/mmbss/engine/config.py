@@ -76,6 +76,7 @@ class MethodConfig:
     correlation: str | None = "prediction"
     information: str | None = "loss"
     scoring: str = "exact"
+    gradient_mode: str = "heads"      # information=gradient: "heads" (closed form) or "exact"
     pacing: str = "root"
     lambda0: float = 0.1
     t_grow: int = 40

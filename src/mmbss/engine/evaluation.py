@@ -9,7 +9,7 @@ import torch.nn.functional as F
 
 from .metrics import evaluate_outputs
 
-__all__ = ["Outputs", "collect_outputs", "split_metrics"]
+__all__ = ["Outputs", "collect_outputs", "split_metrics", "exact_criteria", "per_sample_grad_norms"]
 
 
 @dataclass
@@ -57,3 +57,58 @@ def split_metrics(outputs: Outputs, method, model, predict: str, num_classes: in
     for z in outputs.unimodal.values():
         loss = loss + (method.unimodal_weight or 1.0) * F.cross_entropy(z, outputs.labels)
     return {"loss": float(loss), **metrics}
+
+
+def exact_criteria(model: torch.nn.Module, dataset, scorer, batch_size: int, device: torch.device,
+                   gradient_mode: str = "heads") -> dict:
+    """Raw criteria of every sample of ``dataset`` from one eval-mode pass (SPEC §2).
+
+    With ``scorer.information == "gradient"`` and ``gradient_mode == "exact"`` the closed form at the
+    heads is replaced by the exact per-sample gradient norm over all parameters
+    (:func:`per_sample_grad_norms`).
+    """
+    outputs = collect_outputs(model, dataset, batch_size, device, keep_features=True)
+    criteria = scorer.criteria(outputs.fused, outputs.unimodal, outputs.labels,
+                               features=outputs.features, head_inputs=outputs.head_inputs)
+    if scorer.information == "gradient" and gradient_mode == "exact":
+        criteria["gradient"] = per_sample_grad_norms(
+            model, dataset, scorer.weight("fused"), {m: scorer.weight(m) for m in outputs.unimodal},
+            batch_size=min(batch_size, 64), device=device)
+    return criteria
+
+
+def per_sample_grad_norms(model: torch.nn.Module, dataset, fused_weight: float,
+                          unimodal_weights: dict, batch_size: int, device: torch.device) -> torch.Tensor:
+    """Exact per-sample norm of the gradient of the training loss over all parameters, Tensor[N].
+
+    The loss of sample i is ``w_f CE(z_f) + sum_m w_m CE(z_m)``; the model is in eval mode (BatchNorm
+    uses its running statistics), and ``torch.func.vmap(grad(...))`` gives one gradient per sample
+    without a batch-size-1 loop. Memory grows as batch_size x number of parameters: meant for small
+    models (the reference computes this with a batch-size-1 backward pass, which is very slow).
+    """
+    from torch.func import functional_call, grad, vmap
+
+    params = {k: v.detach() for k, v in model.named_parameters()}
+    buffers = {k: v.detach() for k, v in model.named_buffers()}
+
+    def loss_of_one(p, x, y):
+        out = functional_call(model, (p, buffers), ({k: v.unsqueeze(0) for k, v in x.items()},))
+        y = y.unsqueeze(0)
+        loss = fused_weight * F.cross_entropy(out.fused, y)
+        for m, z in out.unimodal.items():
+            loss = loss + unimodal_weights[m] * F.cross_entropy(z, y)
+        return loss
+
+    per_sample = vmap(grad(loss_of_one), in_dims=(None, 0, 0))
+    was_training, norms = model.training, []
+    model.eval()
+    try:
+        for start in range(0, len(dataset), batch_size):
+            batch = dataset.batch(torch.arange(start, min(start + batch_size, len(dataset))))
+            g = per_sample(params, {k: v.to(device) for k, v in batch["modalities"].items()},
+                           batch["label"].to(device))
+            sq = sum(t.reshape(t.shape[0], -1).pow(2).sum(1) for t in g.values())
+            norms.append(sq.sqrt().cpu())
+    finally:
+        model.train(was_training)
+    return torch.cat(norms)

@@ -6,9 +6,9 @@ from pathlib import Path
 
 import torch
 
-from ..scoring import BalanceScorer
+from ..methods import make_scorer
 from .config import load_config
-from .evaluation import collect_outputs
+from .evaluation import exact_criteria
 from .export import write_scores
 from .trainer import build_run
 
@@ -38,13 +38,9 @@ def score_run(run_dir: str | Path, *, checkpoint: str = "best", out: str | Path 
     state = torch.load(ckpt, map_location="cpu", weights_only=False)
     run = build_run(cfg)
     run.model.load_state_dict(state["model"])
-    scorer = BalanceScorer(correlation=cfg.method.correlation, information=cfg.method.information,
-                           loss_weights={"fused": cfg.train.fused_weight,
-                                         "unimodal": cfg.train.unimodal_weight})
-    outputs = collect_outputs(run.model, run.bundle.train, cfg.train.eval_batch_size, run.device,
-                              keep_features=True)
-    criteria = scorer.criteria(outputs.fused, outputs.unimodal, outputs.labels,
-                               features=outputs.features, head_inputs=outputs.head_inputs)
+    scorer = make_scorer(cfg)  # also for methods that do not score while training
+    criteria = exact_criteria(run.model, run.bundle.train, scorer, cfg.train.eval_batch_size,
+                              run.device, cfg.method.gradient_mode)
     path = Path(out) if out else run_dir / "scores" / f"{ckpt.stem}.csv"
     write_scores(path, run.bundle, criteria, scorer.combine(criteria),
                  torch.ones(len(run.bundle.train), dtype=torch.bool))

@@ -26,7 +26,7 @@ from ..samplers import BalanceSampler
 from ..tracking import OnlineScoreTracker
 from .checkpoint import load_checkpoint, save_atomic
 from .config import Config, config_from_dict, config_to_dict, diff_configs
-from .evaluation import collect_outputs, split_metrics
+from .evaluation import collect_outputs, exact_criteria, split_metrics
 from .export import write_scores
 
 __all__ = ["train", "TrainingDiverged", "RunExistsError", "build_run"]
@@ -182,10 +182,8 @@ def _rescore(run: Run, epoch: int, out: Path) -> bool:
     if run.tracker is not None and bool(run.tracker.seen.any()):
         criteria, seen = run.tracker.criteria(), run.tracker.seen.clone()
     else:  # exact pass (also the first scoring of online mode, when nothing was seen yet)
-        outputs = collect_outputs(run.model, run.bundle.train, run.cfg.train.eval_batch_size,
-                                  run.device, keep_features=True)
-        criteria = scorer.criteria(outputs.fused, outputs.unimodal, outputs.labels,
-                                   features=outputs.features, head_inputs=outputs.head_inputs)
+        criteria = exact_criteria(run.model, run.bundle.train, scorer, run.cfg.train.eval_batch_size,
+                                  run.device, run.cfg.method.gradient_mode)
         seen = torch.ones(len(run.bundle.train), dtype=torch.bool)
         if run.tracker is not None:  # later online scores start from these values (SPEC §5)
             run.tracker.record(torch.arange(len(seen)), criteria)

@@ -7,10 +7,18 @@ from ..schedulers import AntiCurriculumScheduler, CurriculumScheduler, LearningB
 from ..scoring import BalanceScorer
 from .base import METHODS, Method
 
-__all__: list[str] = []
+__all__ = ["make_scorer"]
 
 
-def _scorer(cfg) -> BalanceScorer:
+def make_scorer(cfg) -> BalanceScorer:
+    """The balance measurer of a config: ``method.correlation/information``, training loss weights."""
+    m = cfg.method
+    check_choice("method", "scoring", m.scoring, ("exact", "online"))
+    check_choice("method", "gradient_mode", m.gradient_mode, ("heads", "exact"))
+    if m.gradient_mode == "exact" and m.information == "gradient" and m.scoring == "online":
+        raise ValueError("method: gradient_mode='exact' needs scoring='exact' (the per-sample "
+                         "gradient is computed in the scoring pass); use gradient_mode='heads' "
+                         "for online scoring.")
     return BalanceScorer(correlation=cfg.method.correlation, information=cfg.method.information,
                          loss_weights={"fused": cfg.train.fused_weight,
                                        "unimodal": cfg.train.unimodal_weight})
@@ -19,14 +27,13 @@ def _scorer(cfg) -> BalanceScorer:
 def _curriculum(cls, name: str):
     def build(cfg) -> Method:
         m = cfg.method
-        check_choice("method", "scoring", m.scoring, ("exact", "online"))
 
         def make(num_samples: int, seed: int, min_samples: int):
             return cls(num_samples=num_samples, seed=seed, pacing=m.pacing, lambda0=m.lambda0,
                        t_grow=m.t_grow, warmup_epochs=m.warmup_epochs,
                        rescore_every=m.rescore_every, ema=m.ema, min_samples=min_samples)
 
-        return Method(name, make, scorer=_scorer(cfg), scoring=m.scoring,
+        return Method(name, make, scorer=make_scorer(cfg), scoring=m.scoring,
                       fused_weight=cfg.train.fused_weight, unimodal_weight=cfg.train.unimodal_weight)
 
     build.__doc__ = f"{cls.__doc__.splitlines()[0]}"
@@ -41,7 +48,6 @@ METHODS.register("anti")(_curriculum(AntiCurriculumScheduler, "anti"))
 def _bss_lb(cfg) -> Method:
     """BSS-LB: balance-weighted random order re-drawn every ``rescore_every`` epochs."""
     m = cfg.method
-    check_choice("method", "scoring", m.scoring, ("exact", "online"))
     every = 1 if m.rescore_every is None else m.rescore_every
 
     def make(num_samples: int, seed: int, min_samples: int) -> LearningBasedScheduler:
@@ -49,5 +55,5 @@ def _bss_lb(cfg) -> Method:
                                       rescore_every=every, warmup_epochs=m.warmup_epochs, ema=m.ema,
                                       replacement=m.replacement, temperature=m.temperature)
 
-    return Method("bss-lb", make, scorer=_scorer(cfg), scoring=m.scoring,
+    return Method("bss-lb", make, scorer=make_scorer(cfg), scoring=m.scoring,
                   fused_weight=cfg.train.fused_weight, unimodal_weight=cfg.train.unimodal_weight)
