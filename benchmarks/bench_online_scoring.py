@@ -11,6 +11,7 @@ Usage: python benchmarks/bench_online_scoring.py [--seeds 0 1 2] [--epochs 30] [
 from __future__ import annotations
 
 import argparse
+import logging
 import statistics
 
 from mmbss.engine import load_config
@@ -24,6 +25,7 @@ def main() -> None:
     ap.add_argument("--config", default="configs/mfeat-corrupt.yaml")
     ap.add_argument("--out", default="runs/bench-online")
     args = ap.parse_args()
+    logging.basicConfig(level=logging.INFO, format="%(message)s")  # one line per run
     cfg = load_config(args.config, [f"train.epochs={args.epochs}"])
     cfg.compare.methods = ["uniaux", {"name": "bss-lb", "label": "exact", "scoring": "exact"},
                            {"name": "bss-lb", "label": "online", "scoring": "online"}]

@@ -108,7 +108,9 @@ def train(cfg: Config, out_dir: str | Path, *, resume: bool = False, overwrite: 
         log.info("epoch %d: train loss %.4f, val acc %.4f, test acc %.4f", epoch,
                  train_stats["loss"], val["acc"], test["acc"])
     summary = _summary(cfg, out, best)
-    (out / "summary.json").write_text(json.dumps(summary, indent=2))
+    tmp = out / "summary.json.tmp"
+    tmp.write_text(json.dumps(summary, indent=2))
+    tmp.replace(out / "summary.json")
     return summary
 
 
