@@ -257,19 +257,23 @@ class LearningBasedScheduler(_Scheduler):
             raise ValueError(f"LearningBasedScheduler.update: scores must be <= 2 (the range of "
                              f"BalanceScorer.score) so that 2 + eps - d > 0; got max {float(s.max()):.4g}.")
 
-    def weights(self) -> torch.Tensor:
-        """Sampling weights of the current scores, Tensor[N] float64, all > 0."""
-        self._require_scores("weights()")
+    def log_weights(self) -> torch.Tensor:
+        """Natural log of the sampling weights, Tensor[N] float64 (exact even where the
+        temperature makes the weights themselves underflow to 0)."""
+        self._require_scores("log_weights()")
         if self.temperature is None:
-            return 2.0 + self.eps - self._scores
-        d = self._scores
-        return torch.exp(-(d - d.min()) / self.temperature)
+            return torch.log(2.0 + self.eps - self._scores)
+        return -(self._scores - self._scores.min()) / self.temperature
+
+    def weights(self) -> torch.Tensor:
+        """Sampling weights ``2 + eps - d`` (or ``exp(-(d - min d) / temperature)``), Tensor[N]."""
+        return self.log_weights().exp()
 
     def _indices(self, epoch: int) -> torch.Tensor:
         g = generator(self.seed, epoch, "order")
         if self.replacement:
-            return weighted_draws(self.weights(), self.num_samples, generator=g)
-        return weighted_permutation(self.weights(), generator=g)
+            return weighted_draws(None, self.num_samples, generator=g, log_weights=self.log_weights())
+        return weighted_permutation(generator=g, log_weights=self.log_weights())
 
 
 class UniformScheduler(_Scheduler):

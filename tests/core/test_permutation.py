@@ -93,3 +93,35 @@ def test_bad_weights(fn):
         fn(torch.zeros(0))
     with pytest.raises(ValueError, match="'weights' must be a 1-D Tensor"):
         fn(torch.ones(2, 2))
+
+
+@pytest.mark.parametrize("index_bits", [3, 20, 45, 60])
+def test_packed_argsort_equals_stable_argsort_even_with_many_truncation_ties(index_bits):
+    from mmbss.permutation import _argsort_packed
+
+    g = torch.Generator().manual_seed(index_bits)
+    keys = torch.cat([torch.randn(500, generator=g, dtype=torch.float64) * 1e-3,
+                      torch.tensor([float("inf")] * 5 + [float("-inf")] * 3 + [0.0, -0.0, 1.0, 1.0],
+                                   dtype=torch.float64)])
+    keys = keys[torch.randperm(keys.numel(), generator=g)]
+    expected = torch.sort(keys, stable=True).indices
+    assert torch.equal(_argsort_packed(keys.clone(), max(index_bits, 10)), expected)
+
+
+def test_same_seed_same_order_as_the_plain_exponential_keys():
+    w = torch.rand(3000, dtype=torch.float64, generator=torch.Generator().manual_seed(1))
+    keys = torch.empty_like(w).exponential_(generator=torch.Generator().manual_seed(2)).log_() - w.log()
+    got = weighted_permutation(w, generator=torch.Generator().manual_seed(2))
+    assert torch.equal(got, torch.sort(keys, stable=True).indices)
+
+
+def test_log_weights_keep_order_where_weights_would_underflow():
+    # exp(-800) and exp(-900) underflow to 0.0 in float64, but their logs order them
+    lw = torch.tensor([-900.0, 0.0, -800.0, float("-inf")], dtype=torch.float64)
+    firsts = [weighted_permutation(log_weights=lw, generator=torch.Generator().manual_seed(s)).tolist()
+              for s in range(20)]
+    assert all(p == [1, 2, 0, 3] for p in firsts)
+    with pytest.raises(ValueError, match="pass exactly one of 'weights' and 'log_weights'"):
+        weighted_permutation(torch.ones(2), log_weights=torch.zeros(2))
+    with pytest.raises(ValueError, match=r"'log_weights' holds 1 NaN or \+inf"):
+        weighted_permutation(log_weights=torch.tensor([0.0, float("inf")]))

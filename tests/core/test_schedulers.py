@@ -211,3 +211,31 @@ def test_property_curriculum_subset_sizes(n, lam, t_grow, epoch, seed):
     assert set(idx.tolist()) == set(s.order()[: idx.numel()].tolist())
     if epoch + 1 >= t_grow:
         assert idx.numel() == n
+
+
+def test_lb_small_temperature_orders_by_d_instead_of_underflowing():
+    s = LearningBasedScheduler(num_samples=8, temperature=0.002, seed=0)
+    d = torch.tensor([0.0, 1.9, 0.5, 1.0, 1.5, 0.2, 2.0, 0.7])
+    s.update(d)
+    assert float(s.weights()[6]) == 0.0  # exp(-1000) underflows ...
+    for epoch in range(3):               # ... yet the order still follows d
+        assert s.indices(epoch).tolist() == torch.argsort(d).tolist()
+
+
+def test_lb_state_round_trip_with_ema_and_sparse_rescoring():
+    def make():
+        return LearningBasedScheduler(num_samples=N, seed=3, ema=0.5, rescore_every=3)
+
+    a = make()
+    for epoch in range(4):
+        _feed(a, epoch)
+    b = make()
+    b.load_state_dict(a.state_dict())
+    for epoch in range(4, 9):  # epochs 4, 5 use the restored scores; 6 blends them by EMA
+        _feed(a, epoch, seed=10)
+        _feed(b, epoch, seed=10)
+        assert torch.equal(a.indices(epoch), b.indices(epoch))
+    fresh = make()
+    _feed(fresh, 0)
+    for epoch in range(4, 6):
+        assert not torch.equal(fresh.indices(epoch), a.indices(epoch))
