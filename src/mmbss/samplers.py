@@ -36,6 +36,8 @@ def shard(sequence: torch.Tensor, num_replicas: int, rank: int, drop_last: bool 
     Raises:
         ValueError: if ``drop_last`` leaves a rank with nothing (L < R).
     """
+    check_int("shard", "num_replicas", num_replicas, low=1)
+    check_int("shard", "rank", rank, low=0, high=num_replicas - 1)
     length = sequence.numel()
     per_rank = length // num_replicas if drop_last else math.ceil(length / num_replicas)
     if per_rank == 0:

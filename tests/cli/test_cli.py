@@ -99,3 +99,29 @@ def test_killed_process_resumes_to_identical_metrics(tmp_path):
     full = json.loads((tmp_path / "full" / "summary.json").read_text())
     cut = json.loads((tmp_path / "cut" / "summary.json").read_text())
     assert full["test"] == cut["test"] and full["best_epoch"] == cut["best_epoch"]
+
+
+def test_compare_resume_refuses_changed_finished_runs_and_bad_seed_lists(tmp_path, capsys):
+    cfg = tiny_config("uniaux", epochs=1)
+    cfg.compare.methods, cfg.compare.seeds = ["uniaux"], [0]
+    c = _write_cfg(tmp_path / "c.yaml", cfg)
+    out = str(tmp_path / "cmp")
+    assert main(["compare", "--config", str(c), "--out", out, "--quiet"]) == 0
+    assert main(["compare", "--config", str(c), "--out", out, "--quiet", "--resume",
+                 "--seeds", "0", "1"]) == 0        # adding a seed reuses seed 0
+    capsys.readouterr()
+    assert main(["compare", "--config", str(c), "--out", out, "--quiet", "--resume",
+                 "--set", "optim.lr=0.5"]) == 2
+    assert "cannot reuse the finished run" in capsys.readouterr().err
+    assert main(["compare", "--config", str(c), "--out", out, "--seeds", "0", "0"]) == 2
+    assert "lists a seed twice" in capsys.readouterr().err
+
+
+def test_score_with_a_foreign_checkpoint_is_a_clear_error(tmp_path, capsys):
+    cfg = _write_cfg(tmp_path / "c.yaml", tiny_config("uniaux", epochs=1))
+    run = tmp_path / "run"
+    assert main(["train", "--config", str(cfg), "--out", str(run), "--quiet"]) == 0
+    junk = tmp_path / "junk.pt"
+    junk.write_bytes(b"not a checkpoint")
+    assert main(["score", str(run), "--checkpoint", str(junk)]) == 2
+    assert "is not an mmbss checkpoint" in capsys.readouterr().err

@@ -86,3 +86,10 @@ def test_defaults_to_single_process():
     s = BalanceSampler(UniformScheduler(num_samples=5))
     assert (s.num_replicas, s.rank) == (1, 0)
     assert sorted(s) == list(range(5))
+
+
+def test_shard_validates_its_arguments():
+    with pytest.raises(ValueError, match=r"shard: 'rank' must be an int in \[0, 2\]; got 5"):
+        shard(torch.arange(4), 3, 5)
+    with pytest.raises(ValueError, match=r"shard: 'num_replicas' must be an int >= 1; got 0"):
+        shard(torch.arange(4), 0, 0)

@@ -166,3 +166,50 @@ def test_exact_gradient_mode_in_a_run_and_its_bad_combination(tmp_path):
     with pytest.raises(ValueError, match="gradient_mode='exact' needs scoring='exact'"):
         train(tiny_config("bss-lb", information="gradient", gradient_mode="exact", scoring="online"),
               tmp_path / "s", quiet=True)
+
+
+def test_overwrite_never_deletes_a_folder_that_is_not_a_run(tmp_path):
+    precious = tmp_path / "precious"
+    precious.mkdir()
+    (precious / "notes.txt").write_text("keep me")
+    with pytest.raises(RunExistsError, match="is not empty and does not hold an mmbss run; mmbss will not delete it"):
+        train(tiny_config("uniaux", epochs=1), precious, overwrite=True, quiet=True)
+    assert (precious / "notes.txt").read_text() == "keep me"
+    afile = tmp_path / "afile"
+    afile.write_text("x")
+    with pytest.raises(NotADirectoryError, match="is a file, not a folder"):
+        train(tiny_config("uniaux", epochs=1), afile, quiet=True)
+
+
+def test_resume_survives_a_torn_metrics_line(tmp_path, monkeypatch):
+    import mmbss.engine.trainer as trainer
+
+    cfg = tiny_config("uniaux", epochs=3)
+    train(cfg, tmp_path / "full", quiet=True)
+    original = trainer._append
+
+    def torn(path, record):
+        if path.name == "metrics.jsonl" and record["epoch"] == 1:  # killed while writing
+            path.open("a").write(json.dumps(record)[:25])
+            raise KeyboardInterrupt("simulated kill")
+        original(path, record)
+
+    monkeypatch.setattr(trainer, "_append", torn)
+    with pytest.raises(KeyboardInterrupt):
+        train(cfg, tmp_path / "r", quiet=True)
+    monkeypatch.setattr(trainer, "_append", original)
+    train(cfg, tmp_path / "r", resume=True, quiet=True)
+    assert (tmp_path / "r" / "metrics.jsonl").read_text() == (tmp_path / "full" / "metrics.jsonl").read_text()
+
+
+@pytest.mark.parametrize("override,message", [
+    (("optim", "step_size", 0), r"optim: 'step_size' must be an int >= 1; got 0"),
+    (("optim", "lr", 0.0), r"optim: 'lr' must be a float > 0.0; got 0.0"),
+    (("train", "fused_weight", -1.0), r"train: 'fused_weight' must be a float >= 0.0; got -1.0"),
+])
+def test_bad_optim_and_loss_weight_values(tmp_path, override, message):
+    cfg = tiny_config()
+    setattr(getattr(cfg, override[0]), override[1], override[2])
+    with pytest.raises(ValueError, match=message):
+        train(cfg, tmp_path / "r", quiet=True)
+    assert not (tmp_path / "r").exists()

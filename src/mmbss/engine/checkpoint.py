@@ -3,12 +3,17 @@
 from __future__ import annotations
 
 import os
+import shutil
 import tempfile
 from pathlib import Path
 
 import torch
 
-__all__ = ["save_atomic", "load_checkpoint", "RESUME_KEYS"]
+__all__ = ["save_atomic", "load_checkpoint", "clear_output_dir", "RESUME_KEYS", "RunExistsError"]
+
+
+class RunExistsError(FileExistsError):
+    """The output directory already holds a run or comparison (use overwrite or resume)."""
 
 RESUME_KEYS = frozenset({"model", "optimizer", "lr_schedule", "scheduler", "sampler", "tracker",
                          "epoch", "step", "best", "config", "rng", "version"})
@@ -47,3 +52,22 @@ def load_checkpoint(path: str | Path, *, require: frozenset = RESUME_KEYS) -> di
         raise ValueError(f"checkpoint '{path}' is not an mmbss resume checkpoint: missing keys "
                          f"{sorted(require - keys)}, unexpected {sorted(keys - require)}.")
     return state
+
+
+def clear_output_dir(out: Path, *, kind: str, markers: tuple[str, ...], overwrite: bool) -> None:
+    """Make sure ``out`` can take a new run or comparison (``kind``); create it.
+
+    An empty or missing folder is fine. A folder holding a previous ``kind`` (recognised by any of
+    ``markers``) is deleted only with ``overwrite``. Anything else is never deleted.
+    """
+    if out.exists() and not out.is_dir():
+        raise NotADirectoryError(f"'{out}' is a file, not a folder; choose another --out.")
+    if out.exists() and any(out.iterdir()):
+        if not any((out / m).exists() for m in markers):
+            raise RunExistsError(f"'{out}' is not empty and does not hold an mmbss {kind}; mmbss "
+                                 f"will not delete it. Choose another --out.")
+        if not overwrite:
+            raise RunExistsError(f"'{out}' already holds a {kind}; pass --overwrite to replace it "
+                                 f"or --resume to continue it.")
+        shutil.rmtree(out)
+    out.mkdir(parents=True, exist_ok=True)

@@ -13,13 +13,20 @@ import json
 import logging
 import math
 import os
-import shutil
 from concurrent.futures import ProcessPoolExecutor
 from multiprocessing import get_context
 from pathlib import Path
 
-from .config import Config, ConfigError, apply_overrides, config_to_dict
-from .trainer import RunExistsError, build_run, train
+from .checkpoint import clear_output_dir
+from .config import (
+    CompareConfig,
+    Config,
+    ConfigError,
+    apply_overrides,
+    config_to_dict,
+    diff_configs,
+)
+from .trainer import build_run, train
 
 __all__ = ["compare", "method_entries", "format_table"]
 
@@ -30,6 +37,8 @@ def method_entries(cfg: Config) -> list[tuple[str, Config]]:
     """(label, config) for every entry of ``compare.methods`` (a name, or a mapping with ``name``,
     optional ``label`` and ``method.*`` overrides)."""
     entries, labels = [], set()
+    if not cfg.compare.methods:
+        raise ConfigError("compare.methods is empty; list at least one method (e.g. [uniaux, bss-cl]).")
     for item in cfg.compare.methods:
         if isinstance(item, str):
             item = {"name": item}
@@ -62,23 +71,21 @@ def compare(cfg: Config, out_dir: str | Path, *, overwrite: bool = False, resume
     """
     out = Path(out_dir)
     entries = method_entries(cfg)
-    seeds = [int(s) for s in cfg.compare.seeds]
+    seeds = _check_seeds(cfg.compare.seeds)
     labels = [label for label, _ in entries]
     baseline = cfg.compare.baseline if cfg.compare.baseline is not None else labels[0]
     if baseline not in labels:
         raise ConfigError(f"compare.baseline {baseline!r} is not one of the methods {labels}.")
     for _, c in entries:
         build_run(c)  # fail fast on a bad method/dataset/model option, before any run starts
-    if out.exists() and any(out.iterdir()) and not resume:
-        if not overwrite:
-            raise RunExistsError(f"'{out}' already holds a comparison; pass --overwrite to replace "
-                                 f"it or --resume to reuse its finished runs.")
-        shutil.rmtree(out)
+    if not resume:
+        clear_output_dir(out, kind="comparison", markers=("runs", "results.csv"), overwrite=overwrite)
     jobs_list = []
     for label, c in entries:
         for seed in seeds:
             rc = copy.deepcopy(c)
             rc.train.seed = seed
+            rc.compare = CompareConfig()  # a run's config holds the run alone (resumable as such)
             jobs_list.append((label, seed, config_to_dict(rc), str(out / "runs" / label / f"seed{seed}"),
                               resume, quiet, max(1, (os.cpu_count() or 1) // max(1, jobs))))
     jobs_list = [(*j, f"[{i + 1}/{len(jobs_list)}]") for i, j in enumerate(jobs_list)]
@@ -101,6 +108,14 @@ def compare(cfg: Config, out_dir: str | Path, *, overwrite: bool = False, resume
     return {"rows": rows, "table": table_md, "dir": str(out)}
 
 
+def _check_seeds(seeds) -> list[int]:
+    if not seeds or not all(isinstance(x, int) and not isinstance(x, bool) and x >= 0 for x in seeds):
+        raise ConfigError(f"compare.seeds must be a non-empty list of ints >= 0; got {seeds!r}.")
+    if len(set(seeds)) != len(seeds):
+        raise ConfigError(f"compare.seeds lists a seed twice: {seeds!r}; each seed is one run.")
+    return list(seeds)
+
+
 def _init_worker(level: int) -> None:
     logging.basicConfig(level=level, format="%(message)s")
 
@@ -118,6 +133,13 @@ def _one_run(job) -> dict:
     cfg = config_from_dict(cfg_dict)
     summary_file = Path(run_dir) / "summary.json"
     if resume and summary_file.is_file():
+        import yaml
+
+        old = config_to_dict(config_from_dict(yaml.safe_load((Path(run_dir) / "config.yaml").read_text())))
+        diffs = diff_configs(old, cfg_dict)
+        if diffs:
+            raise ValueError(f"cannot reuse the finished run '{run_dir}': its config differs:\n  "
+                             + "\n  ".join(diffs) + "\n(use the same config, or --overwrite)")
         log.info("%s %s seed %d: reusing the finished run in %s", tag, label, seed, run_dir)
         return json.loads(summary_file.read_text())
     can_resume = resume and (Path(run_dir) / "checkpoints" / "last.pt").is_file()

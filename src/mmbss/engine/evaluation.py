@@ -55,7 +55,7 @@ def split_metrics(outputs: Outputs, method, model, predict: str, num_classes: in
     metrics = evaluate_outputs(outputs.fused, outputs.unimodal, outputs.labels, num_classes, rule)
     loss = method.fused_weight * F.cross_entropy(outputs.fused, outputs.labels)
     for z in outputs.unimodal.values():
-        loss = loss + (method.unimodal_weight or 1.0) * F.cross_entropy(z, outputs.labels)
+        loss = loss + method.unimodal_weight * F.cross_entropy(z, outputs.labels)
     return {"loss": float(loss), **metrics}
 
 

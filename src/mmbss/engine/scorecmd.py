@@ -35,9 +35,18 @@ def score_run(run_dir: str | Path, *, checkpoint: str = "best", out: str | Path 
         run_dir / "checkpoints" / f"{checkpoint}.pt"
     if not ckpt.is_file():
         raise FileNotFoundError(f"checkpoint '{ckpt}' does not exist; train the run first.")
-    state = torch.load(ckpt, map_location="cpu", weights_only=False)
+    try:
+        state = torch.load(ckpt, map_location="cpu", weights_only=False)
+        model_state = state["model"]
+    except Exception as e:  # a torn or foreign file
+        raise ValueError(f"checkpoint '{ckpt}' is not an mmbss checkpoint ({type(e).__name__}: "
+                         f"{e}).") from None
     run = build_run(cfg)
-    run.model.load_state_dict(state["model"])
+    try:
+        run.model.load_state_dict(model_state)
+    except RuntimeError as e:
+        raise ValueError(f"checkpoint '{ckpt}' does not fit the model of '{cfg_file}' (was it "
+                         f"written by another run?): {str(e).splitlines()[0]}") from None
     scorer = make_scorer(cfg)  # also for methods that do not score while training
     criteria = exact_criteria(run.model, run.bundle.train, scorer, cfg.train.eval_batch_size,
                               run.device, cfg.method.gradient_mode)

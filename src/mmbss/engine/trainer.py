@@ -12,7 +12,6 @@ from __future__ import annotations
 import json
 import logging
 import math
-import shutil
 import sys
 import time
 from dataclasses import dataclass
@@ -24,7 +23,7 @@ from torch.utils.data import DataLoader
 from .._rng import mix_seed
 from ..samplers import BalanceSampler
 from ..tracking import OnlineScoreTracker
-from .checkpoint import load_checkpoint, save_atomic
+from .checkpoint import RunExistsError, clear_output_dir, load_checkpoint, save_atomic
 from .config import Config, config_from_dict, config_to_dict, diff_configs
 from .evaluation import collect_outputs, exact_criteria, split_metrics
 from .export import write_scores
@@ -36,10 +35,6 @@ log = logging.getLogger(__name__)
 
 class TrainingDiverged(RuntimeError):
     """The loss became NaN/inf; the message names the epoch and step and the last good checkpoint."""
-
-
-class RunExistsError(FileExistsError):
-    """The output directory already holds a run (use overwrite or resume)."""
 
 
 @dataclass
@@ -143,13 +138,18 @@ def build_run(cfg: Config) -> Run:
 
 
 def _check_train(t) -> None:
-    from .._validation import check_choice, check_int
+    from .._validation import check_choice, check_float, check_int
 
     check_choice("train", "predict", t.predict, ("sum", "fused", "unimodal"))
     check_choice("train", "select_metric", t.select_metric, ("acc", "macro_f1", "map"))
     for name in ("epochs", "batch_size", "eval_batch_size"):
         check_int("train", name, getattr(t, name), low=1)
     check_int("train", "seed", t.seed, low=0)
+    check_float("train", "fused_weight", t.fused_weight, low=0.0)
+    check_float("train", "unimodal_weight", t.unimodal_weight, low=0.0)
+    if t.fused_weight == 0 and t.unimodal_weight == 0:
+        raise ValueError("train: 'fused_weight' and 'unimodal_weight' are both 0; nothing would be "
+                         "trained.")
     if t.device not in ("cpu", "cuda", "auto") and not t.device.startswith("cuda:"):
         raise ValueError(f"train: 'device' must be 'cpu', 'cuda', 'cuda:N' or 'auto'; got {t.device!r}.")
     if t.device.startswith("cuda") and not torch.cuda.is_available():
@@ -158,11 +158,16 @@ def _check_train(t) -> None:
 
 
 def _optimiser(cfg: Config, model: torch.nn.Module):
-    from .._validation import check_choice
+    from .._validation import check_choice, check_float, check_int
 
     o = cfg.optim
     check_choice("optim", "name", o.name, ("sgd", "adam"))
     check_choice("optim", "schedule", o.schedule, ("step", "cosine", "none"))
+    check_float("optim", "lr", o.lr, low=0.0, low_open=True)
+    check_float("optim", "momentum", o.momentum, low=0.0, high=1.0, high_open=True)
+    check_float("optim", "weight_decay", o.weight_decay, low=0.0)
+    check_int("optim", "step_size", o.step_size, low=1)
+    check_float("optim", "gamma", o.gamma, low=0.0, low_open=True)
     if o.name == "sgd":
         opt = torch.optim.SGD(model.parameters(), lr=o.lr, momentum=o.momentum, weight_decay=o.weight_decay)
     else:
@@ -212,10 +217,11 @@ def _train_epoch(run: Run, epoch: int, step: int, out: Path, quiet: bool) -> tup
         loss_vec = method.loss(model, out_, y)
         loss = loss_vec.mean()
         if not torch.isfinite(loss):
+            last = out / "checkpoints" / "last.pt"
+            kept = f"the last good checkpoint is '{last}'" if last.exists() else "no epoch finished, so there is no checkpoint"
             raise TrainingDiverged(
                 f"the loss became {loss.item()} at epoch {epoch}, step {i} (global step {step}); "
-                f"training stopped. The last good checkpoint is '{out / 'checkpoints' / 'last.pt'}'"
-                f" (lower optim.lr or check the data).")
+                f"training stopped and {kept} (lower optim.lr or check the data).")
         run.optimizer.zero_grad(set_to_none=True)
         loss.backward()
         run.optimizer.step()
@@ -283,12 +289,8 @@ def _prepare_dir(out: Path, cfg: Config, *, resume: bool, overwrite: bool) -> Pa
             raise ValueError(f"cannot resume '{out}' with a different config; differing keys:\n  "
                              + "\n  ".join(diffs) + "\n(resume with the same config, or start a new run)")
         return out
-    if out.exists() and any(out.iterdir()):
-        if not overwrite:
-            raise RunExistsError(f"'{out}' already holds a run; pass --overwrite to replace it or "
-                                 f"--resume to continue it.")
-        shutil.rmtree(out)
-    out.mkdir(parents=True, exist_ok=True)
+    clear_output_dir(out, kind="run", markers=("config.yaml", "metrics.jsonl", "checkpoints"),
+                     overwrite=overwrite)
     cfg_file.write_text(yaml.safe_dump(config_to_dict(cfg), sort_keys=False))
     return out
 
@@ -302,8 +304,16 @@ def _truncate_log(path: Path, start: int) -> None:
     """Drop lines of epochs >= start (written after the last checkpoint of a killed run)."""
     if not path.exists():
         return
-    lines = [ln for ln in path.read_text().splitlines() if ln.strip()]
-    path.write_text("".join(ln + "\n" for ln in lines if json.loads(ln)["epoch"] < start))
+    kept = []
+    for ln in path.read_text().splitlines():
+        try:
+            if json.loads(ln)["epoch"] < start:
+                kept.append(ln + "\n")
+        except (ValueError, KeyError):  # a line torn by the kill: it belongs to a lost epoch
+            log.warning("dropping an unreadable line of %s: %.60s", path, ln)
+    tmp = path.with_suffix(".tmp")
+    tmp.write_text("".join(kept))
+    tmp.replace(path)
 
 
 def _summary(cfg: Config, out: Path, best: dict | None) -> dict:
