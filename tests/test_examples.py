@@ -1,4 +1,4 @@
-"""The examples shown in the README run as written."""
+"""examples/own_loop.py (excerpted in the README) runs and learns."""
 
 import runpy
 from pathlib import Path
