@@ -56,9 +56,9 @@ def weighted_permutation(weights: torch.Tensor | None = None, generator: torch.G
     drawn while a positive weight is left, so they come last, in index order.
 
     The keys are sorted with a stable argsort. On the CPU (N <= 2**31) that argsort is done as one
-    sort of plain int64 values that pack each key's top bits with its index (numpy's SIMD sort),
-    then keys equal in those bits are re-sorted by their full value — the same result as
-    ``torch.sort(keys, stable=True)``, about 3x faster than ``torch.multinomial``
+    sort of plain int64 values that pack each key, quantised, with its index (numpy's SIMD sort),
+    then keys that share a quantisation step are re-sorted by their full value — the same result as
+    ``torch.sort(keys, stable=True)``, about 2x faster than ``torch.multinomial``
     (``benchmarks/bench_sampler.py``).
 
     Args:
@@ -78,6 +78,7 @@ def weighted_permutation(weights: torch.Tensor | None = None, generator: torch.G
     """
     lw = _log_weights("weighted_permutation", weights, log_weights)
     keys = torch.empty_like(lw).exponential_(generator=generator).log_().sub_(lw)  # zero w: +inf
+    del lw
     index_bits = max(1, (keys.numel() - 1).bit_length())
     if keys.device.type != "cpu" or index_bits > 31:
         return torch.sort(keys, stable=True).indices
@@ -87,30 +88,38 @@ def weighted_permutation(weights: torch.Tensor | None = None, generator: torch.G
 def _argsort_packed(keys: torch.Tensor, index_bits: int) -> torch.Tensor:
     """``torch.sort(keys, stable=True).indices`` for float64 CPU keys, via one int64 value sort.
 
-    Each key's bit pattern (made order-preserving as an int64) keeps its top ``64 - index_bits``
-    bits and takes the index in the rest; numpy sorts these plain values. Keys that agree in the
-    kept bits are then re-sorted by their full value, so the result equals the stable argsort.
+    Each key is quantised to ``min(63 - index_bits, 52)`` bits (fixed point over the range of the finite
+    keys, +inf on top) and packed with its index into one int64; numpy sorts these plain values.
+    Keys that share a quantisation step are then re-sorted by their full value, so the result
+    equals the stable argsort of ``keys``.
     """
     n = keys.numel()
-    keys.add_(0.0)  # -0.0 -> +0.0: equal keys must have equal bit patterns
-    full = keys.clone()
-    bits = keys.view(torch.int64)
-    bits.bitwise_xor_(bits.bitwise_right_shift(63).bitwise_and_(_FLIP))  # float order -> int order
-    bits.bitwise_right_shift_(index_bits).bitwise_left_shift_(index_bits)
-    bits.bitwise_or_(torch.arange(n, dtype=torch.int64))
-    packed = bits.numpy()
+    lo, hi = keys.min(), keys.max()
+    if not (bool(torch.isfinite(lo)) and bool(torch.isfinite(hi))):
+        finite = keys[torch.isfinite(keys)]
+        lo, hi = (finite.min(), finite.max()) if finite.numel() else (keys.new_zeros(()),) * 2
+        del finite
+    top = (1 << min(63 - index_bits, 52)) - 1  # exact in float64; step `top` is kept for +inf
+    scale = (top - 1) / max(float(hi - lo), 1e-300)
+    q = (keys - lo).mul_(scale).clamp_(0, top - 1)      # monotone; -inf -> 0 (fixed below)
+    q.masked_fill_(keys == float("inf"), top)
+    packed_t = q.to(torch.int64)                        # floor of a non-negative value
+    del q
+    packed_t.bitwise_left_shift_(index_bits)
+    for start in range(0, n, 1 << 22):                  # add the index without an N-sized temp
+        packed_t[start:start + (1 << 22)].bitwise_or_(torch.arange(start, min(n, start + (1 << 22))))
+    packed = packed_t.numpy()
     packed.sort()
-    packed_t = torch.from_numpy(packed)
     order = packed_t.bitwise_and((1 << index_bits) - 1)
-    high = packed_t.bitwise_right_shift_(index_bits)
-    tie = high[1:] == high[:-1]
-    if bool(tie.any()):  # rare: keys equal in their kept bits -> order those by the full key
+    step = packed_t.bitwise_right_shift_(index_bits)
+    tie = step[1:] == step[:-1]
+    if bool(tie.any()):  # keys in one quantisation step: order those by the full key
         member = torch.zeros(n, dtype=torch.bool)
         member[1:] |= tie
         member[:-1] |= tie
         pos = member.nonzero().squeeze(1)
         tied = order[pos]
-        order[pos] = tied[torch.sort(full[tied], stable=True).indices]
+        order[pos] = tied[torch.sort(keys[tied], stable=True).indices]
     return order
 
 
