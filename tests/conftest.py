@@ -2,8 +2,6 @@
 
 from __future__ import annotations
 
-import pytest
-
 from mmbss.engine import Config
 
 
@@ -22,8 +20,3 @@ def tiny_config(method: str = "bss-lb", epochs: int = 3, **method_kw) -> Config:
     for k, v in method_kw.items():
         setattr(cfg.method, k, v)
     return cfg
-
-
-@pytest.fixture
-def tiny():
-    return tiny_config
