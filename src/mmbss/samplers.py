@@ -8,6 +8,11 @@ truncates it with ``drop_last``), and rank r takes ``sequence[r::num_replicas]``
 the last :meth:`BalanceSampler.set_epoch`; ``DataLoader.__len__`` calls it afresh each time, so
 ``len(loader)`` (and a tqdm bar built from it) follows the curriculum subset once ``set_epoch`` has
 been called for that epoch. Call ``set_epoch(epoch)`` before iterating, on every rank.
+
+**Scores across ranks.** Every rank must call ``scheduler.update`` with the same full vector. Score
+``shard(torch.arange(N), R, r)`` on rank r (equal lengths, as ``all_gather`` needs), all-gather the
+indices and the scores, and write ``scores[indices] = values`` (a padded index is written twice,
+with the same value); ``tests/core/test_samplers_distributed.py`` does this with two processes.
 """
 
 from __future__ import annotations
