@@ -15,7 +15,7 @@ def _check_weights(fn: str, weights: torch.Tensor, name: str = "weights") -> tor
                          f"{getattr(weights, 'shape', type(weights).__name__)}.")
     if weights.numel() == 0:
         raise ValueError(f"{fn}: '{name}' is empty; there is nothing to order.")
-    return weights.double()
+    return weights.detach().double()
 
 
 def _log_weights(fn: str, weights, log_weights) -> torch.Tensor:
@@ -38,9 +38,10 @@ def _log_weights(fn: str, weights, log_weights) -> torch.Tensor:
             raise ValueError(f"{fn}: 'weights' must be finite and >= 0; got {int((w < 0).sum())} "
                              f"negative and {int(torch.isinf(w).sum())} infinite value(s).")
         lw = w.log()
-    if not bool((lw > float("-inf")).any()):
+    top = lw.max()
+    if top == float("-inf"):
         raise ValueError(f"{fn}: all weights are zero; at least one must be > 0.")
-    return lw
+    return lw - top  # scale-free: the largest weight becomes 1 (log 0), so log E keeps its precision
 
 
 def weighted_permutation(weights: torch.Tensor | None = None, generator: torch.Generator | None = None,
@@ -51,8 +52,9 @@ def weighted_permutation(weights: torch.Tensor | None = None, generator: torch.G
     ``E_i / w_i``) and items are taken in ascending key order. This has the distribution of
     ``torch.multinomial(w, N, replacement=False)`` (repeatedly draw i with probability
     ``w_i / sum of the weights left``), costs O(N log N) and has no size limit (``torch.multinomial``
-    refuses more than 2**24 categories). Working with logs, weights as small as ``exp(-1e300)``
-    (``log_weights``) keep their order instead of underflowing to zero. Zero-weight items are never
+    refuses more than 2**24 categories). Working with logs (shifted so that the largest weight is
+    1), weights far below the largest (``log_weights`` down to about -1e15 relative to it) keep
+    their order instead of underflowing to zero. Zero-weight items are never
     drawn while a positive weight is left, so they come last, in index order.
 
     The keys are sorted with a stable argsort. On the CPU (N <= 2**31) that argsort is done as one
@@ -100,7 +102,8 @@ def _argsort_packed(keys: torch.Tensor, index_bits: int) -> torch.Tensor:
         lo, hi = (finite.min(), finite.max()) if finite.numel() else (keys.new_zeros(()),) * 2
         del finite
     top = (1 << min(63 - index_bits, 52)) - 1  # exact in float64; step `top` is kept for +inf
-    scale = (top - 1) / max(float(hi - lo), 1e-300)
+    span = float(hi - lo)
+    scale = (top - 1) / span if 0 < span < float("inf") else 0.0  # no span: all in step 0
     q = (keys - lo).mul_(scale).clamp_(0, top - 1)      # monotone; -inf -> 0 (fixed below)
     q.masked_fill_(keys == float("inf"), top)
     packed_t = q.to(torch.int64)                        # floor of a non-negative value
@@ -139,7 +142,9 @@ def weighted_draws(weights: torch.Tensor | None, num_draws: int,
     Returns:
         LongTensor[num_draws] of indices in ``[0, N)``.
     """
+    if isinstance(num_draws, bool) or not isinstance(num_draws, int) or num_draws < 0:
+        raise ValueError(f"weighted_draws: 'num_draws' must be an int >= 0; got {num_draws!r}.")
     lw = _log_weights("weighted_draws", weights, log_weights)
-    cdf = torch.cumsum((lw - lw.max()).exp(), 0)
+    cdf = torch.cumsum(lw.exp(), 0)
     u = torch.rand(num_draws, dtype=torch.float64, generator=generator, device=lw.device) * cdf[-1]
     return torch.searchsorted(cdf, u, right=True).clamp_(max=lw.numel() - 1)

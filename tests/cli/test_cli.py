@@ -125,3 +125,19 @@ def test_score_with_a_foreign_checkpoint_is_a_clear_error(tmp_path, capsys):
     junk.write_bytes(b"not a checkpoint")
     assert main(["score", str(run), "--checkpoint", str(junk)]) == 2
     assert "is not an mmbss checkpoint" in capsys.readouterr().err
+
+
+def test_path_mistakes_are_one_line_errors(tmp_path, capsys):
+    afile = tmp_path / "afile"
+    afile.write_text("x")
+    assert main(["train", "--out", str(afile), "--set", "train.epochs=1"]) == 2
+    assert "is a file, not a folder" in capsys.readouterr().err
+    assert main(["train", "--config", str(tmp_path)]) == 2
+    assert "is a folder, not a file" in capsys.readouterr().err
+    cfg = _write_cfg(tmp_path / "c.yaml", tiny_config("uniaux", epochs=1))
+    run = tmp_path / "run"
+    assert main(["train", "--config", str(cfg), "--out", str(run), "--quiet"]) == 0
+    (tmp_path / "adir").mkdir()
+    assert main(["score", str(run), "--out", str(tmp_path / "adir")]) == 2
+    assert "is a folder; give a CSV file name" in capsys.readouterr().err
+    assert list((tmp_path / "adir").iterdir()) == [] and not list(tmp_path.glob("*.tmp"))

@@ -110,7 +110,8 @@ def test_packed_argsort_equals_stable_argsort_even_with_many_truncation_ties(ind
 
 def test_same_seed_same_order_as_the_plain_exponential_keys():
     w = torch.rand(3000, dtype=torch.float64, generator=torch.Generator().manual_seed(1))
-    keys = torch.empty_like(w).exponential_(generator=torch.Generator().manual_seed(2)).log_() - w.log()
+    lw = w.log() - w.log().max()
+    keys = torch.empty_like(w).exponential_(generator=torch.Generator().manual_seed(2)).log_() - lw
     got = weighted_permutation(w, generator=torch.Generator().manual_seed(2))
     assert torch.equal(got, torch.sort(keys, stable=True).indices)
 
@@ -125,3 +126,19 @@ def test_log_weights_keep_order_where_weights_would_underflow():
         weighted_permutation(torch.ones(2), log_weights=torch.zeros(2))
     with pytest.raises(ValueError, match=r"'log_weights' holds 1 NaN or \+inf"):
         weighted_permutation(log_weights=torch.tensor([0.0, float("inf")]))
+
+
+def test_huge_common_log_weight_offset_changes_nothing():
+    firsts = torch.bincount(torch.tensor([
+        int(weighted_permutation(log_weights=torch.full((3,), -1e20),
+                                 generator=torch.Generator().manual_seed(s))[0]) for s in range(300)]),
+        minlength=3)
+    assert _chi2(firsts.tolist(), [1 / 3] * 3, 300) < _CHI2_999[1]
+
+
+def test_draws_count_checked_and_constant_keys_keep_index_order():
+    from mmbss.permutation import _argsort_packed
+
+    with pytest.raises(ValueError, match=r"'num_draws' must be an int >= 0; got -1"):
+        weighted_draws(torch.ones(3), -1)
+    assert _argsort_packed(torch.full((5,), 2.5, dtype=torch.float64), 3).tolist() == [0, 1, 2, 3, 4]

@@ -172,7 +172,7 @@ def test_overwrite_never_deletes_a_folder_that_is_not_a_run(tmp_path):
     precious = tmp_path / "precious"
     precious.mkdir()
     (precious / "notes.txt").write_text("keep me")
-    with pytest.raises(RunExistsError, match="is not empty and does not hold an mmbss run; mmbss will not delete it"):
+    with pytest.raises(RunExistsError, match="is not empty and was not made by mmbss as a run; mmbss will not delete it"):
         train(tiny_config("uniaux", epochs=1), precious, overwrite=True, quiet=True)
     assert (precious / "notes.txt").read_text() == "keep me"
     afile = tmp_path / "afile"
@@ -213,3 +213,76 @@ def test_bad_optim_and_loss_weight_values(tmp_path, override, message):
     with pytest.raises(ValueError, match=message):
         train(cfg, tmp_path / "r", quiet=True)
     assert not (tmp_path / "r").exists()
+
+
+def test_overwrite_refuses_a_project_folder_that_merely_has_a_config_yaml(tmp_path):
+    project = tmp_path / "project"
+    (project / "runs").mkdir(parents=True)
+    (project / "config.yaml").write_text("mine: 1\n")
+    with pytest.raises(RunExistsError, match="was not made by mmbss as a run"):
+        train(tiny_config("uniaux", epochs=1), project, overwrite=True, quiet=True)
+    assert (project / "config.yaml").read_text() == "mine: 1\n"
+    from mmbss.engine.compare import compare
+
+    cfg = tiny_config("uniaux", epochs=1)
+    cfg.compare.methods, cfg.compare.seeds = ["uniaux"], [0]
+    with pytest.raises(RunExistsError, match="was not made by mmbss as a comparison"):
+        compare(cfg, project, overwrite=True, quiet=True)
+    with pytest.raises(ValueError, match=r"compare: 'jobs' must be an int >= 1; got 0"):
+        compare(cfg, tmp_path / "c", quiet=True, jobs=0)
+
+
+def test_a_last_batch_of_one_joins_the_previous_batch_for_batchnorm(tmp_path):
+    from mmbss.engine.trainer import build_run
+
+    cfg = tiny_config("uniaux", epochs=1)
+    cfg.model.encoder_kw = {"hidden": [16], "norm": True}
+    n = len(build_run(cfg).bundle.train)
+    cfg.train.batch_size = next(b for b in range(8, n) if (n - 1) % b == 0)  # n = k * b + 1
+    s = train(cfg, tmp_path / "r", quiet=True)
+    record = json.loads((tmp_path / "r" / "metrics.jsonl").read_text())
+    assert record["train"]["samples"] == n and record["train"]["steps"] == (n - 1) // cfg.train.batch_size
+    assert s["best_epoch"] == 0
+
+
+def test_feature_similarity_with_unequal_dims_fails_before_training(tmp_path):
+    cfg = tiny_config("bss-cl", correlation="feature", warmup_epochs=2)
+    cfg.model.encoder_kw = {"m0": {"hidden": [16]}, "m1": {"hidden": [8]}}
+    with pytest.raises(ValueError, match=r"correlation='feature' needs equal feature dims, but the encoders give \{'m0': 16, 'm1': 8\}"):
+        train(cfg, tmp_path / "r", quiet=True)
+    assert not (tmp_path / "r").exists()
+
+
+def test_resume_repairs_best_checkpoint_after_a_kill_between_last_and_best(tmp_path, monkeypatch):
+    import mmbss.engine.trainer as trainer
+
+    cfg = tiny_config("uniaux", epochs=2)
+    original = trainer._save_best
+
+    def killed(run, epoch, out):
+        if epoch == 1:
+            raise KeyboardInterrupt("killed after last.pt, before best.pt")
+        original(run, epoch, out)
+
+    monkeypatch.setattr(trainer, "_save_best", killed)
+    cfg.optim.lr = 0.05
+    with pytest.raises(KeyboardInterrupt):
+        train(cfg, tmp_path / "r", quiet=True)
+    monkeypatch.setattr(trainer, "_save_best", original)
+    best_epoch = load_checkpoint(tmp_path / "r" / "checkpoints" / "last.pt")["best"]["epoch"]
+    assert best_epoch == 1  # the epoch whose best.pt was never written
+    train(cfg, tmp_path / "r", resume=True, quiet=True)  # nothing left to train: only the repair
+    assert torch.load(tmp_path / "r" / "checkpoints" / "best.pt", weights_only=False)["epoch"] == 1
+
+
+def test_batches_cover_the_sequence_and_avoid_singletons():
+    from mmbss import BalanceSampler, UniformScheduler
+    from mmbss.engine.trainer import _Batches
+
+    for n in range(1, 30):
+        for bs in range(1, 9):
+            sampler = BalanceSampler(UniformScheduler(num_samples=n, seed=n))
+            batches = list(_Batches(sampler, bs))
+            assert [i for b in batches for i in b] == list(sampler)
+            assert len(batches) == len(_Batches(sampler, bs))
+            assert bs == 1 or n == 1 or min(map(len, batches)) > 1

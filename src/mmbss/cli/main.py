@@ -68,14 +68,14 @@ def main(argv: list[str] | None = None) -> int:
     args = build_parser().parse_args(argv)
     logging.basicConfig(level=logging.WARNING if getattr(args, "quiet", False) else logging.INFO,
                         format="%(message)s")
-    from ..engine import ConfigError, RunExistsError, TrainingDiverged
+    from ..engine import ConfigError, TrainingDiverged
 
     try:
         return _COMMANDS[args.command](args)
     except TrainingDiverged as e:
         print(f"mmbss: error: {e}", file=sys.stderr)
         return 1
-    except (ConfigError, ValueError, TypeError, KeyError, FileNotFoundError, RunExistsError) as e:
+    except (ConfigError, ValueError, TypeError, KeyError, OSError) as e:  # OSError: paths
         if os.environ.get("MMBSS_DEBUG"):
             raise
         msg = e.args[0] if isinstance(e, KeyError) and e.args else e

@@ -54,20 +54,23 @@ def load_checkpoint(path: str | Path, *, require: frozenset = RESUME_KEYS) -> di
     return state
 
 
-def clear_output_dir(out: Path, *, kind: str, markers: tuple[str, ...], overwrite: bool) -> None:
-    """Make sure ``out`` can take a new run or comparison (``kind``); create it.
+def clear_output_dir(out: Path, *, kind: str, overwrite: bool) -> None:
+    """Make sure ``out`` can take a new ``kind`` ("run" or "comparison"), create it and stamp it.
 
-    An empty or missing folder is fine. A folder holding a previous ``kind`` (recognised by any of
-    ``markers``) is deleted only with ``overwrite``. Anything else is never deleted.
+    An empty or missing folder is fine. A folder that mmbss stamped as a ``kind`` (the file
+    ``.mmbss-<kind>``, written here) is deleted only with ``overwrite``. Anything else is never
+    deleted.
     """
+    stamp = out / f".mmbss-{kind}"
     if out.exists() and not out.is_dir():
         raise NotADirectoryError(f"'{out}' is a file, not a folder; choose another --out.")
     if out.exists() and any(out.iterdir()):
-        if not any((out / m).exists() for m in markers):
-            raise RunExistsError(f"'{out}' is not empty and does not hold an mmbss {kind}; mmbss "
-                                 f"will not delete it. Choose another --out.")
+        if not stamp.is_file():
+            raise RunExistsError(f"'{out}' is not empty and was not made by mmbss as a {kind}; "
+                                 f"mmbss will not delete it. Choose another --out.")
         if not overwrite:
             raise RunExistsError(f"'{out}' already holds a {kind}; pass --overwrite to replace it "
                                  f"or --resume to continue it.")
         shutil.rmtree(out)
     out.mkdir(parents=True, exist_ok=True)
+    stamp.write_text(f"made by mmbss as a {kind}; 'mmbss ... --overwrite' may delete this folder\n")

@@ -17,7 +17,8 @@ from concurrent.futures import ProcessPoolExecutor
 from multiprocessing import get_context
 from pathlib import Path
 
-from .checkpoint import clear_output_dir
+from .._validation import check_int
+from .checkpoint import RunExistsError, clear_output_dir
 from .config import (
     CompareConfig,
     Config,
@@ -78,8 +79,12 @@ def compare(cfg: Config, out_dir: str | Path, *, overwrite: bool = False, resume
         raise ConfigError(f"compare.baseline {baseline!r} is not one of the methods {labels}.")
     for _, c in entries:
         build_run(c)  # fail fast on a bad method/dataset/model option, before any run starts
-    if not resume:
-        clear_output_dir(out, kind="comparison", markers=("runs", "results.csv"), overwrite=overwrite)
+    check_int("compare", "jobs", jobs, low=1)
+    if resume and out.is_dir() and any(out.iterdir()):
+        if not (out / ".mmbss-comparison").is_file():
+            raise RunExistsError(f"cannot resume: '{out}' was not made by mmbss as a comparison.")
+    else:
+        clear_output_dir(out, kind="comparison", overwrite=overwrite)
     jobs_list = []
     for label, c in entries:
         for seed in seeds:
@@ -96,7 +101,7 @@ def compare(cfg: Config, out_dir: str | Path, *, overwrite: bool = False, resume
     else:
         summaries = [_one_run(j) for j in jobs_list]
     rows = [_row(label, seed, s) for (label, seed, *_), s in zip(jobs_list, summaries, strict=True)]
-    table_md, table_rows = format_table(rows, labels, baseline)
+    table_md, table_rows = format_table(rows, labels, baseline, cfg.train.select_metric)
     _write_csv(out / "results.csv", rows)
     _write_csv(out / "table.csv", table_rows)
     (out / "table.md").write_text(table_md)
@@ -171,7 +176,8 @@ def _mean_std(xs: list[float]) -> tuple[float, float]:
     return m, sd
 
 
-def format_table(rows: list[dict], labels: list[str], baseline: str) -> tuple[str, list[dict]]:
+def format_table(rows: list[dict], labels: list[str], baseline: str,
+                 select_metric: str = "acc") -> tuple[str, list[dict]]:
     """Markdown table (test metrics at the best-validation epoch, in %, mean ± std over seeds, and
     the paired per-seed accuracy difference against ``baseline``) plus the same as CSV rows."""
     mods = sorted(k[len("test_acc_"):] for k in rows[0] if k.startswith("test_acc_"))
@@ -198,8 +204,8 @@ def format_table(rows: list[dict], labels: list[str], baseline: str) -> tuple[st
         cells = [label, str(len(rs)), *fmt.values(), delta, wtl, f"{t_train:.1f}", f"{t_score:.1f}"]
         lines.append("| " + " | ".join(cells) + " |")
         table_rows.append(dict(zip(head, cells, strict=True)))
-    note = ("\nTest metrics in % at the epoch of best validation accuracy (never the best test "
-            "epoch); mean ± sample std over seeds. Δacc: per-seed difference to the baseline run "
+    note = (f"\nTest metrics in % at the epoch of best validation {select_metric} (never the best "
+            "test epoch); mean ± sample std over seeds. Δacc: per-seed difference to the baseline run "
             "with the same seed. Times: seconds per run.\n")
     return "\n".join(lines) + "\n" + note, table_rows
 

@@ -137,7 +137,8 @@ def load_config(path: str | Path | None, overrides: list[str] = ()) -> Config:
     if path is not None:
         p = Path(path)
         if not p.is_file():
-            raise ConfigError(f"config file '{p}' does not exist; see configs/ for examples.")
+            what = "is a folder, not a file" if p.is_dir() else "does not exist"
+            raise ConfigError(f"config file '{p}' {what}; see configs/ for examples.")
         try:
             raw = yaml.safe_load(p.read_text())
         except yaml.YAMLError as e:

@@ -23,10 +23,15 @@ def write_scores(path: Path, bundle, criteria: dict, d: torch.Tensor, seen: torc
     cols = [torch.arange(len(d)).tolist(), bundle.train.labels.tolist(),
             *[criteria[k].double().tolist() for k in names], d.double().tolist(),
             seen.int().tolist()] + ([corrupted.int().tolist()] if corrupted is not None else [])
-    tmp = path.with_suffix(".tmp")
-    with open(tmp, "w", newline="") as f:
-        w = csv.writer(f)
-        w.writerow(header)
-        for row in zip(*cols, strict=True):
-            w.writerow([f"{v:.6g}" if isinstance(v, float) else v for v in row])
-    os.replace(tmp, path)
+    if path.is_dir():
+        raise IsADirectoryError(f"'{path}' is a folder; give a CSV file name.")
+    tmp = path.with_name(f".{path.name}.tmp")
+    try:
+        with open(tmp, "w", newline="") as f:
+            w = csv.writer(f)
+            w.writerow(header)
+            for row in zip(*cols, strict=True):
+                w.writerow([f"{v:.6g}" if isinstance(v, float) else v for v in row])
+        os.replace(tmp, path)
+    finally:
+        tmp.unlink(missing_ok=True)

@@ -357,6 +357,9 @@ def _load_comparison(cmp_dir: Path) -> dict[str, list[Run]]:
         raise FileNotFoundError(f"comparison directory '{cmp_dir}' has no runs/ folder "
                                 f"('{runs_dir}' not found); run 'mmbss compare' first")
     seed_dirs = [p for p in runs_dir.glob("*/seed*") if p.is_dir()]
+    listed = _listed_runs(cmp_dir / "results.csv")
+    if listed is not None:  # a resumed comparison may leave runs it no longer reports
+        seed_dirs = [p for p in seed_dirs if (p.parent.name, p.name) in listed]
     runs: dict[str, list[Run]] = {}
     for seed_dir in sorted(seed_dirs, key=lambda p: (p.parent.name, len(p.name), p.name)):
         if not (seed_dir / "metrics.jsonl").is_file():
@@ -373,6 +376,14 @@ def _load_comparison(cmp_dir: Path) -> dict[str, list[Run]]:
             for row in csv.DictReader(fh):
                 order.setdefault(row.get("method") or "", len(order))
     return {m: runs[m] for m in sorted(runs, key=lambda m: (order.get(m, len(order)), m))}
+
+
+def _listed_runs(results: Path) -> set[tuple[str, str]] | None:
+    """``{(method, "seed<k>")}`` named in results.csv, or None without that file."""
+    if not results.is_file():
+        return None
+    with results.open(newline="", encoding="utf-8") as fh:
+        return {(row.get("method") or "", f"seed{row.get('seed')}") for row in csv.DictReader(fh)}
 
 
 def _best_test_acc(records: list[Record], summary: Record) -> float:

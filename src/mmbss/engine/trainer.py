@@ -18,7 +18,7 @@ from dataclasses import dataclass
 from pathlib import Path
 
 import torch
-from torch.utils.data import DataLoader
+from torch.utils.data import DataLoader, Sampler
 
 from .._rng import mix_seed
 from ..samplers import BalanceSampler
@@ -95,11 +95,13 @@ def train(cfg: Config, out_dir: str | Path, *, resume: bool = False, overwrite: 
         _append(out / "metrics.jsonl", record)  # deterministic: same config -> same file
         _append(out / "timings.jsonl", {"epoch": epoch, "train": t2 - t1, "scoring": t1 - t0,
                                          "eval": t3 - t2})
-        if best is None or val[cfg.train.select_metric] > best["val"][cfg.train.select_metric]:
+        improved = best is None or val[cfg.train.select_metric] > best["val"][cfg.train.select_metric]
+        if improved:
             best = {"epoch": epoch, "val": val, "test": test}
-            save_atomic({"model": run.model.state_dict(), "epoch": epoch, "config": config_to_dict(cfg)},
-                        out / "checkpoints" / "best.pt")
+        # last.pt first: if a kill lands between the two, resume repairs best.pt from last.pt
         save_atomic(_resume_state(run, epoch + 1, step, best), out / "checkpoints" / "last.pt")
+        if improved:
+            _save_best(run, epoch, out)
         log.info("epoch %d: train loss %.4f, val acc %.4f, test acc %.4f", epoch,
                  train_stats["loss"], val["acc"], test["acc"])
     summary = _summary(cfg, out, best)
@@ -127,14 +129,46 @@ def build_run(cfg: Config) -> Run:
                         fusion_kw=cfg.model.fusion_kw).to(device)
     optimizer, lr_schedule = _optimiser(cfg, model)
     method = create_method(cfg)
+    _check_feature_dims(method, model)
     n = len(bundle.train)
     scheduler = method.make_scheduler(num_samples=n, seed=t.seed, min_samples=min(t.batch_size, n))
     sampler = BalanceSampler(scheduler, num_replicas=1, rank=0)
-    loader = DataLoader(bundle.train, batch_size=t.batch_size, sampler=sampler,
+    loader = DataLoader(bundle.train, batch_sampler=_Batches(sampler, t.batch_size),
                         collate_fn=identity_collate)
     tracker = OnlineScoreTracker(n) if method.scorer is not None and method.scoring == "online" else None
     return Run(cfg, bundle, model, optimizer, lr_schedule, method, scheduler, sampler, loader,
                tracker, device)
+
+
+class _Batches(Sampler):
+    """Batches of ``batch_size`` indices from ``sampler``; a last batch of a single sample joins
+    the batch before it (BatchNorm cannot train on one sample, and dropping it would lose data)."""
+
+    def __init__(self, sampler: BalanceSampler, batch_size: int):
+        self.sampler, self.batch_size = sampler, batch_size
+
+    def __len__(self) -> int:
+        full, rest = divmod(len(self.sampler), self.batch_size)
+        return full + (rest > 1 or (rest == 1 and full == 0))
+
+    def __iter__(self):
+        items = list(self.sampler)
+        batches = [items[i:i + self.batch_size] for i in range(0, len(items), self.batch_size)]
+        if self.batch_size > 1 and len(batches) > 1 and len(batches[-1]) == 1:
+            single = batches.pop()
+            batches[-1] = batches[-1] + single
+        return iter(batches)
+
+
+def _check_feature_dims(method, model) -> None:
+    """Feature similarity needs equal encoder output sizes: say so before any epoch is trained."""
+    if method.scorer is None or method.scorer.correlation != "feature":
+        return
+    dims = {m: getattr(enc, "out_dim", None) for m, enc in model.encoders.items()}
+    if len(set(dims.values())) != 1:
+        raise ValueError(f"method: correlation='feature' needs equal feature dims, but the encoders "
+                         f"give {dims}; set model.encoder_kw so they match, or use "
+                         f"correlation='prediction'.")
 
 
 def _check_train(t) -> None:
@@ -252,6 +286,11 @@ def _evaluate(run: Run, dataset) -> dict:
     return split_metrics(outputs, run.method, run.model, run.cfg.train.predict, run.bundle.num_classes)
 
 
+def _save_best(run: Run, epoch: int, out: Path) -> None:
+    save_atomic({"model": run.model.state_dict(), "epoch": epoch, "config": config_to_dict(run.cfg)},
+                out / "checkpoints" / "best.pt")
+
+
 def _resume_state(run: Run, next_epoch: int, step: int, best: dict | None) -> dict:
     return {"model": run.model.state_dict(), "optimizer": run.optimizer.state_dict(),
             "lr_schedule": run.lr_schedule.state_dict(), "scheduler": run.scheduler.state_dict(),
@@ -271,6 +310,12 @@ def _restore(run: Run, out: Path) -> tuple[int, int, dict | None]:
     if run.tracker is not None:
         run.tracker.load_state_dict(state["tracker"])
     torch.set_rng_state(state["rng"])
+    best, best_file = state["best"], out / "checkpoints" / "best.pt"
+    if best is not None and best["epoch"] == state["epoch"] - 1:
+        saved = torch.load(best_file, map_location="cpu", weights_only=False)["epoch"] \
+            if best_file.is_file() else None
+        if saved != best["epoch"]:  # killed between last.pt and best.pt: the weights are in last.pt
+            _save_best(run, best["epoch"], out)
     log.info("resumed %s at epoch %d", out, state["epoch"])
     return state["epoch"], state["step"], state["best"]
 
@@ -289,8 +334,7 @@ def _prepare_dir(out: Path, cfg: Config, *, resume: bool, overwrite: bool) -> Pa
             raise ValueError(f"cannot resume '{out}' with a different config; differing keys:\n  "
                              + "\n  ".join(diffs) + "\n(resume with the same config, or start a new run)")
         return out
-    clear_output_dir(out, kind="run", markers=("config.yaml", "metrics.jsonl", "checkpoints"),
-                     overwrite=overwrite)
+    clear_output_dir(out, kind="run", overwrite=overwrite)
     cfg_file.write_text(yaml.safe_dump(config_to_dict(cfg), sort_keys=False))
     return out
 
