@@ -24,8 +24,8 @@ from .config import (
     Config,
     ConfigError,
     apply_overrides,
+    changes_since,
     config_to_dict,
-    diff_configs,
 )
 from .trainer import build_run, train
 
@@ -138,10 +138,7 @@ def _one_run(job) -> dict:
     cfg = config_from_dict(cfg_dict)
     summary_file = Path(run_dir) / "summary.json"
     if resume and summary_file.is_file():
-        import yaml
-
-        old = config_to_dict(config_from_dict(yaml.safe_load((Path(run_dir) / "config.yaml").read_text())))
-        diffs = diff_configs(old, cfg_dict)
+        diffs = changes_since(run_dir, cfg)
         if diffs:
             raise ValueError(f"cannot reuse the finished run '{run_dir}': its config differs:\n  "
                              + "\n  ".join(diffs) + "\n(use the same config, or --overwrite)")

@@ -15,7 +15,7 @@ from pathlib import Path
 from typing import Any
 
 __all__ = ["Config", "DataConfig", "ModelConfig", "OptimConfig", "TrainConfig", "MethodConfig",
-           "CompareConfig", "load_config", "apply_overrides", "config_to_dict", "config_from_dict", "diff_configs",
+           "CompareConfig", "load_config", "apply_overrides", "changes_since", "config_to_dict", "config_from_dict", "diff_configs",
            "ConfigError"]
 
 
@@ -172,6 +172,13 @@ def diff_configs(a: dict, b: dict, prefix: str = "") -> list[str]:
         elif va != vb:
             out.append(f"{prefix}{k}: {va!r} -> {vb!r}")
     return out
+
+
+def changes_since(run_dir: str | Path, cfg: Config) -> list[str]:
+    """Keys on which ``cfg`` differs from the ``config.yaml`` saved in ``run_dir`` (see
+    :func:`diff_configs`); empty when the run can be continued or reused as is."""
+    saved = load_config(Path(run_dir) / "config.yaml")
+    return diff_configs(config_to_dict(saved), config_to_dict(cfg))
 
 
 def _check_key(key: str, valid: list[str], where: str) -> None:

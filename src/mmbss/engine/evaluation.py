@@ -7,6 +7,7 @@ from dataclasses import dataclass
 import torch
 import torch.nn.functional as F
 
+from ..methods.base import weighted_loss
 from .metrics import evaluate_outputs
 
 __all__ = ["Outputs", "collect_outputs", "split_metrics", "exact_criteria", "per_sample_grad_norms"]
@@ -53,10 +54,8 @@ def split_metrics(outputs: Outputs, method, model, predict: str, num_classes: in
     """Metrics of one split plus its mean training loss (with the method's loss weights)."""
     rule = method.predict or predict
     metrics = evaluate_outputs(outputs.fused, outputs.unimodal, outputs.labels, num_classes, rule)
-    loss = method.fused_weight * F.cross_entropy(outputs.fused, outputs.labels)
-    for z in outputs.unimodal.values():
-        loss = loss + method.unimodal_weight * F.cross_entropy(z, outputs.labels)
-    return {"loss": float(loss), **metrics}
+    loss = weighted_loss(outputs, outputs.labels, method.fused_weight, method.unimodal_weight)
+    return {"loss": float(loss.mean()), **metrics}
 
 
 def exact_criteria(model: torch.nn.Module, dataset, scorer, batch_size: int, device: torch.device,

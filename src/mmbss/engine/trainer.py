@@ -24,7 +24,7 @@ from .._rng import mix_seed
 from ..samplers import BalanceSampler
 from ..tracking import OnlineScoreTracker
 from .checkpoint import RunExistsError, clear_output_dir, load_checkpoint, save_atomic
-from .config import Config, config_from_dict, config_to_dict, diff_configs
+from .config import Config, changes_since, config_to_dict
 from .evaluation import collect_outputs, exact_criteria, split_metrics
 from .export import write_scores
 
@@ -328,8 +328,7 @@ def _prepare_dir(out: Path, cfg: Config, *, resume: bool, overwrite: bool) -> Pa
         if not (out / "checkpoints" / "last.pt").is_file():
             raise FileNotFoundError(f"cannot resume: '{out}' has no checkpoints/last.pt; start the "
                                     f"run without --resume.")
-        old = config_to_dict(config_from_dict(yaml.safe_load(cfg_file.read_text())))
-        diffs = diff_configs(old, config_to_dict(cfg))
+        diffs = changes_since(out, cfg)
         if diffs:
             raise ValueError(f"cannot resume '{out}' with a different config; differing keys:\n  "
                              + "\n  ".join(diffs) + "\n(resume with the same config, or start a new run)")
