@@ -72,6 +72,17 @@ def check_bool(owner: str, name: str, value: Any) -> bool:
     return value
 
 
+def check_name(owner: str, name: str, value: Any) -> str:
+    """Return ``value`` if it can be one path component: a non-empty string without ``/``, ``\\``
+    or NUL, not ``.`` or ``..`` and not starting with ``.`` (so it never leaves its folder)."""
+    ok = (isinstance(value, str) and 0 < len(value) <= 200 and not value.startswith(".")
+          and not any(c in value for c in "/\\\0"))
+    if not ok:
+        _fail(owner, name, "a name usable as one folder name (no '/', '\\', leading '.' or '..')",
+              value, ValueError if isinstance(value, str) else TypeError)
+    return value
+
+
 def _range_text(kind: str, low, high, low_closed: bool, high_closed: bool) -> str:
     if low is None and high is None:
         return kind

@@ -112,21 +112,34 @@ class _Scheduler:
     # -- state -----------------------------------------------------------------------------------
     def state_dict(self) -> dict:
         """The scheduler's own state: its scores (None before the first update) and identity."""
-        return {"num_samples": self.num_samples, "seed": self.seed,
-                "scores": None if self._scores is None else self._scores.clone()}
+        return {"scheduler": type(self).__name__, "num_samples": self.num_samples,
+                "seed": self.seed, "scores": None if self._scores is None else self._scores.clone()}
 
     def load_state_dict(self, state: dict) -> None:
-        """Restore :meth:`state_dict`; raises on missing/extra keys or a different N or seed."""
+        """Restore :meth:`state_dict`; raises on missing/extra keys, another scheduler's state,
+        a different N or seed, or scores of the wrong shape or with NaN/inf."""
         owner = type(self).__name__
-        expected = {"num_samples", "seed", "scores"}
-        if set(state) != expected:
+        expected = {"scheduler", "num_samples", "seed", "scores"}
+        if not isinstance(state, dict) or set(state) != expected:
+            keys = set(state) if isinstance(state, dict) else set()
             raise KeyError(f"{owner}.load_state_dict: expected keys {sorted(expected)}; missing "
-                           f"{sorted(expected - set(state))}, unexpected {sorted(set(state) - expected)}.")
+                           f"{sorted(expected - keys)}, unexpected {sorted(keys - expected)}.")
+        if state["scheduler"] != owner:
+            raise ValueError(f"{owner}.load_state_dict: the state is a {state['scheduler']}'s; "
+                             f"load it into a {state['scheduler']}.")
         for k in ("num_samples", "seed"):
             if state[k] != getattr(self, k):
                 raise ValueError(f"{owner}.load_state_dict: state has {k}={state[k]}, this "
                                  f"scheduler has {getattr(self, k)}; build it with the same {k}.")
-        self._scores = None if state["scores"] is None else state["scores"].to(torch.float64).clone()
+        scores = state["scores"]
+        if scores is not None:
+            if not isinstance(scores, torch.Tensor) or tuple(scores.shape) != (self.num_samples,):
+                raise ValueError(f"{owner}.load_state_dict: 'scores' must be a Tensor of shape "
+                                 f"({self.num_samples},); got {tuple(getattr(scores, 'shape', ()))}.")
+            if not bool(torch.isfinite(scores).all()):
+                raise ValueError(f"{owner}.load_state_dict: 'scores' holds NaN/inf.")
+            scores = scores.to(torch.float64).clone()
+        self._scores = scores
         if self._scores is not None:
             self._on_update()
 

@@ -48,19 +48,32 @@ class OnlineScoreTracker:
         """Store ``criteria`` (dict name -> Tensor[B]) of the samples ``indices`` (LongTensor[B]).
 
         Later records of the same sample overwrite earlier ones. Values are detached and moved to
-        the CPU.
+        the CPU. Every call must give the same criterion names (a sample with a missing criterion
+        would otherwise count as seen); nothing is stored when a check fails.
         """
-        idx = torch.as_tensor(indices).detach().to("cpu", torch.long).reshape(-1)
+        idx = torch.as_tensor(indices).detach()
+        if idx.is_floating_point() or idx.is_complex() or idx.dtype == torch.bool:
+            raise TypeError(f"OnlineScoreTracker.record: 'indices' must be integer sample indices "
+                            f"(e.g. batch['index']); got dtype {idx.dtype}.")
+        idx = idx.to("cpu", torch.long).reshape(-1)
+        names = set(criteria)
+        if not names or (self._values and names != set(self._values)):
+            raise ValueError(f"OnlineScoreTracker.record: 'criteria' must hold the same criteria "
+                             f"at every call ({sorted(self._values) or 'at least one'}); got "
+                             f"{sorted(names)}.")
         if idx.numel() and (idx.min() < 0 or idx.max() >= self.num_samples):
             raise ValueError(f"OnlineScoreTracker.record: indices must lie in [0, "
                              f"{self.num_samples - 1}]; got [{int(idx.min())}, {int(idx.max())}].")
+        values = {}
         for name, v in criteria.items():
-            v = v.detach().to("cpu", torch.float64).reshape(-1)
+            v = torch.as_tensor(v).detach().to("cpu", torch.float64).reshape(-1)
             if v.numel() != idx.numel():
                 raise ValueError(f"OnlineScoreTracker.record: criterion {name!r} has {v.numel()} "
                                  f"values for {idx.numel()} indices.")
             if not bool(torch.isfinite(v).all()):
                 raise ValueError(f"OnlineScoreTracker.record: criterion {name!r} holds NaN/inf.")
+            values[name] = v
+        for name, v in values.items():
             store = self._values.setdefault(name, torch.zeros(self.num_samples, dtype=torch.float64))
             store[idx] = v
         self.seen[idx] = True
@@ -94,8 +107,9 @@ class OnlineScoreTracker:
         if set(state) != {"values", "seen"}:
             raise KeyError(f"OnlineScoreTracker.load_state_dict: expected keys ['seen', 'values']; "
                            f"got {sorted(state)}.")
-        if state["seen"].numel() != self.num_samples:
-            raise ValueError(f"OnlineScoreTracker.load_state_dict: state has "
-                             f"{state['seen'].numel()} samples, this tracker {self.num_samples}.")
+        shapes = [tuple(getattr(v, "shape", ())) for v in [state["seen"], *state["values"].values()]]
+        if any(sh != (self.num_samples,) for sh in shapes):
+            raise ValueError(f"OnlineScoreTracker.load_state_dict: every tensor of the state must "
+                             f"have shape ({self.num_samples},) (this tracker's N); got {shapes}.")
         self._values = {k: v.clone() for k, v in state["values"].items()}
         self.seen = state["seen"].clone()

@@ -111,8 +111,14 @@ def test_compare_resume_refuses_changed_finished_runs_and_bad_seed_lists(tmp_pat
                  "--seeds", "0", "1"]) == 0        # adding a seed reuses seed 0
     capsys.readouterr()
     assert main(["compare", "--config", str(c), "--out", out, "--quiet", "--resume",
+                 "--set", "train.batch_size=8"]) == 2
+    err = capsys.readouterr().err
+    assert "seed0': the config differs on keys that cannot change on resume" in err
+    assert "train.batch_size: 16 -> 8" in err
+    assert main(["compare", "--config", str(c), "--out", out, "--quiet", "--resume",
                  "--set", "optim.lr=0.5"]) == 2
-    assert "cannot reuse the finished run" in capsys.readouterr().err
+    assert "finished all 1 epochs, so the changed optim.lr would not take effect" in \
+        capsys.readouterr().err
     assert main(["compare", "--config", str(c), "--out", out, "--seeds", "0", "0"]) == 2
     assert "lists a seed twice" in capsys.readouterr().err
 
@@ -124,7 +130,7 @@ def test_score_with_a_foreign_checkpoint_is_a_clear_error(tmp_path, capsys):
     junk = tmp_path / "junk.pt"
     junk.write_bytes(b"not a checkpoint")
     assert main(["score", str(run), "--checkpoint", str(junk)]) == 2
-    assert "is not an mmbss checkpoint" in capsys.readouterr().err
+    assert "junk.pt' is not a checkpoint (not a file written by torch.save)" in capsys.readouterr().err
 
 
 def test_path_mistakes_are_one_line_errors(tmp_path, capsys):

@@ -63,11 +63,22 @@ def test_contract_state_round_trip_continues_identically(cls):
 @pytest.mark.parametrize("cls", ALL)
 def test_contract_state_dict_rejects_wrong_keys_and_size(cls):
     a = _make(cls)
-    with pytest.raises(KeyError, match=r"expected keys \['num_samples', 'scores', 'seed'\]; missing \['scores'\]"):
+    with pytest.raises(KeyError, match=r"expected keys \['num_samples', 'scheduler', 'scores', "
+                       r"'seed'\]; missing \['scheduler', 'scores'\]"):
         a.load_state_dict({"num_samples": N, "seed": 3})
     other = cls(num_samples=N + 1, seed=3)
     with pytest.raises(ValueError, match=f"state has num_samples={N + 1}, this scheduler has {N}"):
         a.load_state_dict(other.state_dict())
+    state = a.state_dict()
+    state["scores"] = torch.zeros(N + 2, dtype=torch.float64)
+    with pytest.raises(ValueError, match=rf"'scores' must be a Tensor of shape \({N},\); got \({N + 2},\)"):
+        a.load_state_dict(state)
+    state["scores"] = torch.full((N,), float("nan"), dtype=torch.float64)
+    with pytest.raises(ValueError, match="'scores' holds NaN/inf"):
+        a.load_state_dict(state)
+    foreign = next(c for c in ALL if c is not cls)(num_samples=N, seed=3)
+    with pytest.raises(ValueError, match=rf"the state is a {type(foreign).__name__}'s; load it into a"):
+        a.load_state_dict(foreign.state_dict())
 
 
 @pytest.mark.parametrize("cls", ALL)

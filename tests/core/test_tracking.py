@@ -45,5 +45,25 @@ def test_state_round_trip():
     b = OnlineScoreTracker(3)
     b.load_state_dict(a.state_dict())
     assert torch.equal(a.criteria()["loss"], b.criteria()["loss"])
-    with pytest.raises(ValueError, match="state has 3 samples, this tracker 4"):
+    with pytest.raises(ValueError, match=r"every tensor of the state must have shape \(4,\) \(this "
+                                         r"tracker's N\); got \[\(3,\), \(3,\)\]"):
         OnlineScoreTracker(4).load_state_dict(a.state_dict())
+
+
+def test_float_indices_and_missing_criteria_are_errors_and_store_nothing():
+    t = OnlineScoreTracker(4)
+    with pytest.raises(TypeError, match=r"'indices' must be integer sample indices \(e.g. "
+                                        r"batch\['index'\]\); got dtype torch.float32"):
+        t.record(torch.tensor([0.0, 1.7]), {"loss": torch.tensor([1.0, 2.0])})
+    with pytest.raises(ValueError, match=r"'criteria' must hold the same criteria at every call "
+                                         r"\(at least one\); got \[\]"):
+        t.record(torch.tensor([0]), {})
+    t.record(torch.tensor([0]), {"loss": torch.tensor([1.0]), "prediction_similarity": torch.tensor([0.5])})
+    with pytest.raises(ValueError, match=r"same criteria at every call \(\['loss', "
+                                         r"'prediction_similarity'\]\); got \['loss'\]"):
+        t.record(torch.tensor([1]), {"loss": torch.tensor([2.0])})
+    with pytest.raises(ValueError, match="criterion 'prediction_similarity' holds NaN/inf"):
+        t.record(torch.tensor([2]), {"loss": torch.tensor([2.0]),
+                                     "prediction_similarity": torch.tensor([float("inf")])})
+    assert t.seen.tolist() == [True, False, False, False]
+    assert t.criteria()["loss"].tolist() == [1.0, 1.0, 1.0, 1.0]  # nothing of the failed calls

@@ -47,6 +47,7 @@ def build_parser() -> argparse.ArgumentParser:
     s.add_argument("run", help="run directory written by 'mmbss train'")
     s.add_argument("--checkpoint", default="best", help="'best', 'last' or a path to a .pt file")
     s.add_argument("--out", default=None, help="CSV file (default: <run>/scores/<checkpoint>.csv)")
+    s.add_argument("--overwrite", action="store_true", help="replace the CSV file if it exists")
 
     r = sub.add_parser("report", help="plots of a run or of a comparison")
     r.add_argument("dir", help="run directory or comparison directory")
@@ -122,7 +123,7 @@ def _compare(args) -> int:
 def _score(args) -> int:
     from ..engine.scorecmd import score_run
 
-    path = score_run(args.run, checkpoint=args.checkpoint, out=args.out)
+    path = score_run(args.run, checkpoint=args.checkpoint, out=args.out, overwrite=args.overwrite)
     print(f"scores written to {path}")
     return 0
 

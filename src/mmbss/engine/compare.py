@@ -17,8 +17,7 @@ from concurrent.futures import ProcessPoolExecutor
 from multiprocessing import get_context
 from pathlib import Path
 
-from .._validation import check_int
-from .checkpoint import RunExistsError, clear_output_dir
+from .._validation import check_int, check_name
 from .config import (
     CompareConfig,
     Config,
@@ -27,6 +26,7 @@ from .config import (
     changes_since,
     config_to_dict,
 )
+from .rundir import RunExistsError, child_dir, clear_output_dir, is_stamped
 from .trainer import build_run, train
 
 __all__ = ["compare", "method_entries", "format_table"]
@@ -47,7 +47,7 @@ def method_entries(cfg: Config) -> list[tuple[str, Config]]:
             raise ConfigError(f"compare.methods entries must be a method name or a mapping with "
                               f"'name'; got {item!r}.")
         item = dict(item)
-        label = str(item.pop("label", item["name"]))
+        label = check_name("compare.methods", "label", item.pop("label", item["name"]))
         if label in labels:
             raise ConfigError(f"compare.methods has two entries labelled {label!r}; give one a "
                               f"'label'.")
@@ -70,6 +70,9 @@ def compare(cfg: Config, out_dir: str | Path, *, overwrite: bool = False, resume
     Returns:
         dict with ``rows`` (one per run) and ``table`` (the Markdown text).
     """
+    if resume and overwrite:
+        raise ValueError("--resume and --overwrite contradict each other: --resume continues the "
+                         f"comparison in '{out_dir}', --overwrite deletes it. Pass only one.")
     out = Path(out_dir)
     entries = method_entries(cfg)
     seeds = _check_seeds(cfg.compare.seeds)
@@ -91,7 +94,8 @@ def compare(cfg: Config, out_dir: str | Path, *, overwrite: bool = False, resume
             rc = copy.deepcopy(c)
             rc.train.seed = seed
             rc.compare = CompareConfig()  # a run's config holds the run alone (resumable as such)
-            jobs_list.append((label, seed, config_to_dict(rc), str(out / "runs" / label / f"seed{seed}"),
+            run_dir = child_dir(out, "runs", label, f"seed{seed}")
+            jobs_list.append((label, seed, config_to_dict(rc), str(run_dir),
                               resume, quiet, max(1, (os.cpu_count() or 1) // max(1, jobs))))
     jobs_list = [(*j, f"[{i + 1}/{len(jobs_list)}]") for i, j in enumerate(jobs_list)]
     if jobs > 1:
@@ -137,19 +141,14 @@ def _one_run(job) -> dict:
     torch.set_num_threads(threads)
     cfg = config_from_dict(cfg_dict)
     summary_file = Path(run_dir) / "summary.json"
-    if resume and summary_file.is_file():
-        diffs = changes_since(run_dir, cfg)
-        if diffs:
-            raise ValueError(f"cannot reuse the finished run '{run_dir}': its config differs:\n  "
-                             + "\n  ".join(diffs) + "\n(use the same config, or --overwrite)")
+    if resume and summary_file.is_file() and not changes_since(run_dir, cfg):
         log.info("%s %s seed %d: reusing the finished run in %s", tag, label, seed, run_dir)
         return json.loads(summary_file.read_text())
-    can_resume = resume and (Path(run_dir) / "checkpoints" / "last.pt").is_file()
     epoch_log = logging.getLogger("mmbss.engine.trainer")
     level, t0 = epoch_log.level, time.perf_counter()
     epoch_log.setLevel(logging.WARNING)  # one line per run instead of one per epoch
-    try:
-        s = train(cfg, run_dir, resume=can_resume, overwrite=not can_resume, quiet=quiet)
+    try:  # a run started before (stamped) continues; one never started starts now
+        s = train(cfg, run_dir, resume=resume and is_stamped(Path(run_dir), "run"), quiet=quiet)
     finally:
         epoch_log.setLevel(level)
     log.info("%s %s seed %d: test acc %.2f %% at best-val epoch %d (%.0f s)", tag, label, seed,

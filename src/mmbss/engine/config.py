@@ -8,15 +8,23 @@ from __future__ import annotations
 
 import dataclasses
 import difflib
+import re
 import types
 import typing
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
+import yaml
+
 __all__ = ["Config", "DataConfig", "ModelConfig", "OptimConfig", "TrainConfig", "MethodConfig",
-           "CompareConfig", "load_config", "apply_overrides", "changes_since", "config_to_dict", "config_from_dict", "diff_configs",
-           "ConfigError"]
+           "CompareConfig", "load_config", "apply_overrides", "changes_since", "config_to_dict",
+           "config_from_dict", "diff_configs", "resume_changes", "RESUMABLE_KEYS", "ConfigError"]
+
+RESUMABLE_KEYS = ("optim.lr", "train.epochs", "train.eval_batch_size", "train.export_scores")
+"""Config keys that ``--resume`` may change (recorded in ``resume_changes.jsonl``): a new
+``optim.lr`` rescales the learning-rate schedule from the resumed epoch on; a larger
+``train.epochs`` extends a run (not with ``optim.schedule: cosine``, whose length it sets)."""
 
 
 class ConfigError(ValueError):
@@ -131,8 +139,6 @@ def config_from_dict(raw: dict | None, base: Config | None = None) -> Config:
 
 def load_config(path: str | Path | None, overrides: list[str] = ()) -> Config:
     """Read a YAML file (optional) and apply ``key=value`` overrides (``train.epochs=5``)."""
-    import yaml
-
     raw = None
     if path is not None:
         p = Path(path)
@@ -140,16 +146,39 @@ def load_config(path: str | Path | None, overrides: list[str] = ()) -> Config:
             what = "is a folder, not a file" if p.is_dir() else "does not exist"
             raise ConfigError(f"config file '{p}' {what}; see configs/ for examples.")
         try:
-            raw = yaml.safe_load(p.read_text())
+            text = p.read_text(encoding="utf-8")
+        except UnicodeDecodeError:
+            raise ConfigError(f"config file '{p}' is not a text file (it is not UTF-8); give a "
+                              f"YAML config such as configs/mfeat-demo.yaml.") from None
+        except OSError as e:
+            raise ConfigError(f"config file '{p}' cannot be read: {e.strerror or e}.") from None
+        if "\x00" in text:
+            raise ConfigError(f"config file '{p}' is a binary file, not YAML; give a YAML config "
+                              f"such as configs/mfeat-demo.yaml.")
+        try:
+            raw = yaml.load(text, Loader=_StrictLoader)  # a SafeLoader subclass
         except yaml.YAMLError as e:
             raise ConfigError(f"config file '{p}' is not valid YAML: {e}") from None
     return apply_overrides(config_from_dict(raw), overrides)
 
 
+class _StrictLoader(yaml.SafeLoader):
+    """PyYAML's safe loader, refusing duplicate keys (it would silently keep the last one)."""
+
+    def construct_mapping(self, node, deep=False):
+        seen = {}
+        for key_node, _ in node.value:
+            key = self.construct_object(key_node, deep=deep)
+            if key in seen:
+                raise yaml.constructor.ConstructorError(
+                    None, None, f"duplicate key {key!r} (first given on line {seen[key] + 1}); "
+                    f"keep one of them", key_node.start_mark)
+            seen[key] = key_node.start_mark.line
+        return super().construct_mapping(node, deep=deep)
+
+
 def apply_overrides(cfg: Config, overrides: list[str]) -> Config:
     """Apply ``section.key=value`` strings; values are parsed as YAML (``0.1``, ``[a, b]``, ``null``)."""
-    import yaml
-
     for item in overrides:
         if "=" not in item:
             raise ConfigError(f"--set expects key=value (e.g. train.epochs=5); got {item!r}.")
@@ -174,11 +203,51 @@ def diff_configs(a: dict, b: dict, prefix: str = "") -> list[str]:
     return out
 
 
+def resume_changes(saved: dict, cfg: Config, *, trained_epochs: int) -> list[str]:
+    """The changes of ``cfg`` against the config ``saved`` in a resume checkpoint, as
+    'key: old -> new' lines, when all of them may change on resume (:data:`RESUMABLE_KEYS`).
+
+    Raises:
+        ConfigError: a key outside :data:`RESUMABLE_KEYS` differs, ``train.epochs`` is below the
+            epochs already trained or changes under a cosine schedule, or the run has finished and
+            a change could not take effect.
+    """
+    diffs = diff_configs(_plain(saved), _plain(config_to_dict(cfg)))
+    refused = [d for d in diffs if d.split(":", 1)[0] not in RESUMABLE_KEYS]
+    if refused:
+        raise ConfigError("the config differs on keys that cannot change on resume:\n  "
+                          + "\n  ".join(refused) + f"\n(only {', '.join(RESUMABLE_KEYS)} may change; "
+                          "resume with the same config, or start a new run)")
+    changed = {d.split(":", 1)[0] for d in diffs}
+    epochs = cfg.train.epochs
+    if "train.epochs" in changed and cfg.optim.schedule == "cosine":
+        raise ConfigError("train.epochs cannot change on resume with optim.schedule: cosine (the "
+                          "schedule's length is train.epochs); start a new run.")
+    if epochs < trained_epochs:
+        raise ConfigError(f"train.epochs: {epochs} is below the {trained_epochs} epochs already "
+                          f"trained; give train.epochs >= {trained_epochs}.")
+    if diffs and epochs == trained_epochs:
+        raise ConfigError(f"the run has finished all {epochs} epochs, so the changed "
+                          f"{', '.join(sorted(changed))} would not take effect; raise train.epochs "
+                          f"to continue training, or start a new run.")
+    return diffs
+
+
+def _plain(d: dict) -> dict:
+    """Tuples as lists, as a YAML round trip gives them (so the two sources compare equal)."""
+    import json
+
+    return json.loads(json.dumps(d))
+
+
 def changes_since(run_dir: str | Path, cfg: Config) -> list[str]:
     """Keys on which ``cfg`` differs from the ``config.yaml`` saved in ``run_dir`` (see
     :func:`diff_configs`); empty when the run can be continued or reused as is."""
     saved = load_config(Path(run_dir) / "config.yaml")
-    return diff_configs(config_to_dict(saved), config_to_dict(cfg))
+    return diff_configs(_plain(config_to_dict(saved)), _plain(config_to_dict(cfg)))
+
+
+_FLOAT = re.compile(r"[-+]?(\d+\.?\d*|\.\d+)([eE][-+]?\d+)?")
 
 
 def _check_key(key: str, valid: list[str], where: str) -> None:
@@ -217,6 +286,8 @@ def _coerce(key: str, value: Any, hint: Any) -> Any:
                           f"({type(value).__name__}).")
     if hint is float and isinstance(value, int) and not isinstance(value, bool):
         return float(value)
+    if hint is float and isinstance(value, str) and _FLOAT.fullmatch(value.strip()):
+        return float(value)  # YAML 1.1 reads 1e-3 (no dot) as a string
     if hint is dict and value is None:
         return {}
     ok = isinstance(value, hint) and not (hint is int and isinstance(value, bool))

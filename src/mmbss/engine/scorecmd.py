@@ -7,6 +7,7 @@ from pathlib import Path
 import torch
 
 from ..methods import make_scorer
+from .checkpoint import load_checkpoint
 from .config import load_config
 from .evaluation import exact_criteria
 from .export import write_scores
@@ -15,13 +16,15 @@ from .trainer import build_run
 __all__ = ["score_run"]
 
 
-def score_run(run_dir: str | Path, *, checkpoint: str = "best", out: str | Path | None = None) -> Path:
+def score_run(run_dir: str | Path, *, checkpoint: str = "best", out: str | Path | None = None,
+              overwrite: bool = False) -> Path:
     """Score every training sample with a run's model (exact eval-mode pass) and write a CSV.
 
     Args:
         run_dir: a directory written by ``mmbss train``.
         checkpoint: "best", "last" or a path to a checkpoint file.
         out: CSV path (default ``<run_dir>/scores/<checkpoint>.csv``).
+        overwrite: replace ``out`` if it exists (otherwise an existing file is an error).
     Returns:
         The CSV path (columns: index, label, criteria, d, seen[, corrupted]).
     """
@@ -35,12 +38,11 @@ def score_run(run_dir: str | Path, *, checkpoint: str = "best", out: str | Path 
         run_dir / "checkpoints" / f"{checkpoint}.pt"
     if not ckpt.is_file():
         raise FileNotFoundError(f"checkpoint '{ckpt}' does not exist; train the run first.")
-    try:
-        state = torch.load(ckpt, map_location="cpu", weights_only=False)
-        model_state = state["model"]
-    except Exception as e:  # a torn or foreign file
-        raise ValueError(f"checkpoint '{ckpt}' is not an mmbss checkpoint ({type(e).__name__}: "
-                         f"{e}).") from None
+    path = Path(out) if out else run_dir / "scores" / f"{ckpt.stem}.csv"
+    if path.is_file() and not overwrite:
+        raise FileExistsError(f"'{path}' already exists; pass --overwrite to replace it or give "
+                              f"another --out.")
+    model_state = load_checkpoint(ckpt, kind=("best", "resume"))["model"]
     run = build_run(cfg)
     try:
         run.model.load_state_dict(model_state)
@@ -50,7 +52,6 @@ def score_run(run_dir: str | Path, *, checkpoint: str = "best", out: str | Path 
     scorer = make_scorer(cfg)  # also for methods that do not score while training
     criteria = exact_criteria(run.model, run.bundle.train, scorer, cfg.train.eval_batch_size,
                               run.device, cfg.method.gradient_mode)
-    path = Path(out) if out else run_dir / "scores" / f"{ckpt.stem}.csv"
     write_scores(path, run.bundle, criteria, scorer.combine(criteria),
                  torch.ones(len(run.bundle.train), dtype=torch.bool))
     return path

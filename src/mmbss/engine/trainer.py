@@ -21,12 +21,31 @@ import torch
 from torch.utils.data import DataLoader, Sampler
 
 from .._rng import mix_seed
+from .._validation import check_choice, check_float, check_int
 from ..samplers import BalanceSampler
 from ..tracking import OnlineScoreTracker
-from .checkpoint import RunExistsError, clear_output_dir, load_checkpoint, save_atomic
-from .config import Config, changes_since, config_to_dict
+from .checkpoint import (
+    LAST,
+    CheckpointError,
+    finite_weights,
+    load_checkpoint,
+    load_resume,
+    remove_temporaries,
+    save_checkpoint,
+    save_resume,
+)
+from .config import Config, ConfigError, config_to_dict, resume_changes
 from .evaluation import collect_outputs, exact_criteria, split_metrics
 from .export import write_scores
+from .rundir import (
+    RunExistsError,
+    append_jsonl,
+    clear_output_dir,
+    is_stamped,
+    read_jsonl,
+    truncate_jsonl,
+    write_text_atomic,
+)
 
 __all__ = ["train", "TrainingDiverged", "RunExistsError", "build_run"]
 
@@ -64,19 +83,24 @@ def train(cfg: Config, out_dir: str | Path, *, resume: bool = False, overwrite: 
         cfg: the resolved config.
         out_dir: run directory (``config.yaml``, ``metrics.jsonl``, ``timings.jsonl``, ``scores/``,
             ``checkpoints/``, ``summary.json``).
-        resume: continue from ``checkpoints/last.pt`` (the config must be identical).
+        resume: continue from the newest good checkpoint (``checkpoints/last.pt``, else
+            ``previous.pt``). The config must be the same except for the keys in
+            :data:`mmbss.engine.config.RESUMABLE_KEYS`; a run stopped before its first checkpoint
+            starts over.
         overwrite: delete an existing run in ``out_dir`` first.
         quiet: no progress bars.
     Raises:
-        RunExistsError, TrainingDiverged, ValueError (config mismatch on resume).
+        RunExistsError, TrainingDiverged, ValueError (config mismatch on resume), CheckpointError.
     """
+    if resume and overwrite:
+        raise ValueError("--resume and --overwrite contradict each other: --resume continues the "
+                         f"run in '{out_dir}', --overwrite deletes it. Pass only one.")
     run = build_run(cfg)  # first, so that a bad config leaves no run directory behind
-    out = _prepare_dir(Path(out_dir), cfg, resume=resume, overwrite=overwrite)
-    start, step, best = 0, 0, None
-    if resume:
-        start, step, best = _restore(run, out)
+    out = Path(out_dir)
+    state = _prepare_dir(out, cfg, resume=resume, overwrite=overwrite)
+    start, step, best = _restore(run, out, state) if state is not None else (0, 0, None)
     for name in ("metrics.jsonl", "timings.jsonl"):
-        _truncate_log(out / name, start)
+        truncate_jsonl(out / name, start)
     for epoch in range(start, cfg.train.epochs):
         torch.manual_seed(mix_seed(cfg.train.seed, epoch, "train"))  # dropout etc.: per (seed, epoch)
         run.sampler.set_epoch(epoch)
@@ -88,26 +112,25 @@ def train(cfg: Config, out_dir: str | Path, *, resume: bool = False, overwrite: 
         val = _evaluate(run, run.bundle.val)
         test = _evaluate(run, run.bundle.test)
         t3 = time.perf_counter()
+        _check_finite(run, epoch, step, out, val, test)
         record = {"epoch": epoch, "lr": run.optimizer.param_groups[0]["lr"],
                   "subset_fraction": run.scheduler.epoch_size(epoch) / len(run.bundle.train),
                   "scored": scored, "train": train_stats, "val": val, "test": test}
         run.lr_schedule.step()
-        _append(out / "metrics.jsonl", record)  # deterministic: same config -> same file
-        _append(out / "timings.jsonl", {"epoch": epoch, "train": t2 - t1, "scoring": t1 - t0,
-                                         "eval": t3 - t2})
+        append_jsonl(out / "metrics.jsonl", record)  # deterministic: same config -> same file
+        append_jsonl(out / "timings.jsonl", {"epoch": epoch, "train": t2 - t1, "scoring": t1 - t0,
+                                             "eval": t3 - t2})
         improved = best is None or val[cfg.train.select_metric] > best["val"][cfg.train.select_metric]
         if improved:
             best = {"epoch": epoch, "val": val, "test": test}
         # last.pt first: if a kill lands between the two, resume repairs best.pt from last.pt
-        save_atomic(_resume_state(run, epoch + 1, step, best), out / "checkpoints" / "last.pt")
+        save_resume(_resume_state(run, epoch + 1, step, best), out / "checkpoints")
         if improved:
             _save_best(run, epoch, out)
         log.info("epoch %d: train loss %.4f, val acc %.4f, test acc %.4f", epoch,
                  train_stats["loss"], val["acc"], test["acc"])
     summary = _summary(cfg, out, best)
-    tmp = out / "summary.json.tmp"
-    tmp.write_text(json.dumps(summary, indent=2))
-    tmp.replace(out / "summary.json")
+    write_text_atomic(out / "summary.json", json.dumps(summary, indent=2))
     return summary
 
 
@@ -119,6 +142,7 @@ def build_run(cfg: Config) -> Run:
 
     t = cfg.train
     _check_train(t)
+    check_int("data", "split_seed", cfg.data.split_seed, low=0)
     device = torch.device("cuda" if t.device == "auto" and torch.cuda.is_available()
                           else ("cpu" if t.device == "auto" else t.device))
     bundle = create_dataset(cfg.data.name, seed=cfg.data.split_seed, val_fraction=cfg.data.val_fraction,
@@ -130,8 +154,14 @@ def build_run(cfg: Config) -> Run:
     optimizer, lr_schedule = _optimiser(cfg, model)
     method = create_method(cfg)
     _check_feature_dims(method, model)
+    _check_splits(bundle, cfg)
     n = len(bundle.train)
     scheduler = method.make_scheduler(num_samples=n, seed=t.seed, min_samples=min(t.batch_size, n))
+    if 0 < scheduler.warmup_epochs >= t.epochs:
+        raise ValueError(f"method: 'warmup_epochs' ({scheduler.warmup_epochs}) must be below "
+                         f"train.epochs ({t.epochs}), or {method.name} never leaves its uniform "
+                         f"warm-up{' and never scores' if method.scorer is not None else ''}; "
+                         f"lower method.warmup_epochs or raise train.epochs.")
     sampler = BalanceSampler(scheduler, num_replicas=1, rank=0)
     loader = DataLoader(bundle.train, batch_sampler=_Batches(sampler, t.batch_size),
                         collate_fn=identity_collate)
@@ -171,9 +201,24 @@ def _check_feature_dims(method, model) -> None:
                          f"correlation='prediction'.")
 
 
-def _check_train(t) -> None:
-    from .._validation import check_choice, check_float, check_int
+def _check_splits(bundle, cfg: Config) -> None:
+    """Refuse splits too small to train on or to select a model with."""
+    hints = {"train": "lower data.val_fraction and data.test_fraction",
+             "val": "raise data.val_fraction", "test": "raise data.test_fraction"}
+    for name, hint in hints.items():
+        n = len(getattr(bundle, name))
+        if n < bundle.num_classes:
+            raise ValueError(f"data: the {name} split has {n} sample(s), fewer than the "
+                             f"{bundle.num_classes} classes, so its metrics would mean nothing; "
+                             f"use more data or {hint}.")
+    n = len(bundle.train)
+    if cfg.train.batch_size > n:
+        raise ValueError(f"train: 'batch_size' ({cfg.train.batch_size}) is larger than the "
+                         f"training split ({n} samples), so every epoch would be one batch; set "
+                         f"train.batch_size to at most {n}.")
 
+
+def _check_train(t) -> None:
     check_choice("train", "predict", t.predict, ("sum", "fused", "unimodal"))
     check_choice("train", "select_metric", t.select_metric, ("acc", "macro_f1", "map"))
     for name in ("epochs", "batch_size", "eval_batch_size"):
@@ -192,8 +237,6 @@ def _check_train(t) -> None:
 
 
 def _optimiser(cfg: Config, model: torch.nn.Module):
-    from .._validation import check_choice, check_float, check_int
-
     o = cfg.optim
     check_choice("optim", "name", o.name, ("sgd", "adam"))
     check_choice("optim", "schedule", o.schedule, ("step", "cosine", "none"))
@@ -251,11 +294,9 @@ def _train_epoch(run: Run, epoch: int, step: int, out: Path, quiet: bool) -> tup
         loss_vec = method.loss(model, out_, y)
         loss = loss_vec.mean()
         if not torch.isfinite(loss):
-            last = out / "checkpoints" / "last.pt"
-            kept = f"the last good checkpoint is '{last}'" if last.exists() else "no epoch finished, so there is no checkpoint"
             raise TrainingDiverged(
                 f"the loss became {loss.item()} at epoch {epoch}, step {i} (global step {step}); "
-                f"training stopped and {kept} (lower optim.lr or check the data).")
+                f"training stopped and {_kept(out)} (lower optim.lr or check the data).")
         run.optimizer.zero_grad(set_to_none=True)
         loss.backward()
         run.optimizer.step()
@@ -286,9 +327,28 @@ def _evaluate(run: Run, dataset) -> dict:
     return split_metrics(outputs, run.method, run.model, run.cfg.train.predict, run.bundle.num_classes)
 
 
+def _check_finite(run: Run, epoch: int, step: int, out: Path, val: dict, test: dict) -> None:
+    """Stop the run (before anything of this epoch is saved) when the weights or the
+    validation/test loss are NaN/inf: the last checkpoint stays the last one with finite weights."""
+    bad = [f"the {name} loss is {split['loss']}" for name, split in (("validation", val), ("test", test))
+           if not math.isfinite(split["loss"])]
+    if not finite_weights(run.model.state_dict()):
+        bad.insert(0, "the model weights hold NaN/inf")
+    if bad:
+        raise TrainingDiverged(f"{' and '.join(bad)} after epoch {epoch} (global step {step}); "
+                               f"training stopped and {_kept(out)} (lower optim.lr or check the "
+                               f"data).")
+
+
+def _kept(out: Path) -> str:
+    last = out / "checkpoints" / LAST
+    return (f"the last good checkpoint is '{last}'" if last.exists()
+            else "no epoch finished, so there is no checkpoint")
+
+
 def _save_best(run: Run, epoch: int, out: Path) -> None:
-    save_atomic({"model": run.model.state_dict(), "epoch": epoch, "config": config_to_dict(run.cfg)},
-                out / "checkpoints" / "best.pt")
+    save_checkpoint({"model": run.model.state_dict(), "epoch": epoch,
+                     "config": config_to_dict(run.cfg)}, out / "checkpoints" / "best.pt", kind="best")
 
 
 def _resume_state(run: Run, next_epoch: int, step: int, best: dict | None) -> dict:
@@ -297,71 +357,88 @@ def _resume_state(run: Run, next_epoch: int, step: int, best: dict | None) -> di
             "sampler": run.sampler.state_dict(),
             "tracker": None if run.tracker is None else run.tracker.state_dict(),
             "epoch": next_epoch, "step": step, "best": best, "config": config_to_dict(run.cfg),
-            "rng": torch.get_rng_state(), "version": 1}
+            "rng": torch.get_rng_state()}
 
 
-def _restore(run: Run, out: Path) -> tuple[int, int, dict | None]:
-    state = load_checkpoint(out / "checkpoints" / "last.pt")
+def _restore(run: Run, out: Path, state: dict) -> tuple[int, int, dict | None]:
+    """Load a resume payload into ``run`` (and apply resumable config changes); repair best.pt."""
     run.model.load_state_dict(state["model"])
     run.optimizer.load_state_dict(state["optimizer"])
     run.lr_schedule.load_state_dict(state["lr_schedule"])
+    ratio = run.cfg.optim.lr / state["config"]["optim"]["lr"]
+    if ratio != 1.0:  # optim.lr changed on resume: scale the whole schedule from here on
+        _scale_lr(run, ratio)
     run.scheduler.load_state_dict(state["scheduler"])
     run.sampler.load_state_dict(state["sampler"])
     if run.tracker is not None:
         run.tracker.load_state_dict(state["tracker"])
     torch.set_rng_state(state["rng"])
     best, best_file = state["best"], out / "checkpoints" / "best.pt"
-    if best is not None and best["epoch"] == state["epoch"] - 1:
-        saved = torch.load(best_file, map_location="cpu", weights_only=False)["epoch"] \
-            if best_file.is_file() else None
-        if saved != best["epoch"]:  # killed between last.pt and best.pt: the weights are in last.pt
-            _save_best(run, best["epoch"], out)
+    if best is not None:
+        try:
+            saved, why = load_checkpoint(best_file, kind="best")["epoch"], None
+        except (FileNotFoundError, CheckpointError) as e:
+            saved, why = None, str(e)
+        if saved != best["epoch"] and best["epoch"] == state["epoch"] - 1:
+            _save_best(run, best["epoch"], out)  # killed between last.pt and best.pt
+        elif saved != best["epoch"]:
+            log.warning("%s does not hold the best-validation weights of epoch %d (%s); the "
+                        "summary is unaffected, but 'mmbss score --checkpoint best' needs a "
+                        "better epoch to be saved first.", best_file, best["epoch"],
+                        why or f"it holds epoch {saved}")
     log.info("resumed %s at epoch %d", out, state["epoch"])
     return state["epoch"], state["step"], state["best"]
 
 
-def _prepare_dir(out: Path, cfg: Config, *, resume: bool, overwrite: bool) -> Path:
+def _scale_lr(run: Run, ratio: float) -> None:
+    for group in run.optimizer.param_groups:
+        group["lr"] *= ratio
+        if "initial_lr" in group:
+            group["initial_lr"] *= ratio
+    sched = run.lr_schedule
+    sched.base_lrs = [lr * ratio for lr in sched.base_lrs]
+    sched._last_lr = [group["lr"] for group in run.optimizer.param_groups]
+
+
+def _prepare_dir(out: Path, cfg: Config, *, resume: bool, overwrite: bool) -> dict | None:
+    """Create (or check, for ``resume``) the run directory; returns the resume payload or None."""
     import yaml
 
-    cfg_file = out / "config.yaml"
     if resume:
-        if not (out / "checkpoints" / "last.pt").is_file():
-            raise FileNotFoundError(f"cannot resume: '{out}' has no checkpoints/last.pt; start the "
-                                    f"run without --resume.")
-        diffs = changes_since(out, cfg)
-        if diffs:
-            raise ValueError(f"cannot resume '{out}' with a different config; differing keys:\n  "
-                             + "\n  ".join(diffs) + "\n(resume with the same config, or start a new run)")
-        return out
-    clear_output_dir(out, kind="run", overwrite=overwrite)
-    cfg_file.write_text(yaml.safe_dump(config_to_dict(cfg), sort_keys=False))
-    return out
-
-
-def _append(path: Path, record: dict) -> None:
-    with open(path, "a") as f:
-        f.write(json.dumps(record) + "\n")
-
-
-def _truncate_log(path: Path, start: int) -> None:
-    """Drop lines of epochs >= start (written after the last checkpoint of a killed run)."""
-    if not path.exists():
-        return
-    kept = []
-    for ln in path.read_text().splitlines():
+        if not is_stamped(out, "run"):
+            what = "was not made by mmbss as a run" if out.is_dir() and any(out.iterdir()) \
+                else "holds no run"
+            raise FileNotFoundError(f"cannot resume: '{out}' {what}; start the run without "
+                                    f"--resume (or check the path).")
+        for folder in (out, out / "checkpoints"):
+            for p in remove_temporaries(folder):
+                log.info("removed %s, left by an interrupted write", p)
         try:
-            if json.loads(ln)["epoch"] < start:
-                kept.append(ln + "\n")
-        except (ValueError, KeyError):  # a line torn by the kill: it belongs to a lost epoch
-            log.warning("dropping an unreadable line of %s: %.60s", path, ln)
-    tmp = path.with_suffix(".tmp")
-    tmp.write_text("".join(kept))
-    tmp.replace(path)
+            state, _ = load_resume(out / "checkpoints")
+        except FileNotFoundError:
+            log.warning("'%s' has no checkpoint yet (the run stopped before its first epoch "
+                        "ended); starting it over.", out)
+            overwrite = True
+        else:
+            try:
+                changes = resume_changes(state["config"], cfg, trained_epochs=state["epoch"])
+            except ConfigError as e:
+                raise ConfigError(f"cannot resume '{out}': {e}") from None
+            if changes:
+                append_jsonl(out / "resume_changes.jsonl", {"epoch": state["epoch"],
+                                                            "changes": changes})
+                write_text_atomic(out / "config.yaml",
+                                  yaml.safe_dump(config_to_dict(cfg), sort_keys=False))
+                log.warning("resuming '%s' at epoch %d with changed %s", out, state["epoch"],
+                            "; ".join(changes))
+            return state
+    clear_output_dir(out, kind="run", overwrite=overwrite)
+    (out / "config.yaml").write_text(yaml.safe_dump(config_to_dict(cfg), sort_keys=False))
+    return None
 
 
 def _summary(cfg: Config, out: Path, best: dict | None) -> dict:
-    records = [json.loads(ln) for ln in (out / "metrics.jsonl").read_text().splitlines() if ln.strip()]
-    timings = [json.loads(ln) for ln in (out / "timings.jsonl").read_text().splitlines() if ln.strip()]
+    records, timings = read_jsonl(out / "metrics.jsonl"), read_jsonl(out / "timings.jsonl")
     times = {k: math.fsum(r[k] for r in timings) for k in ("train", "scoring", "eval")}
     return {"method": cfg.method.name, "seed": cfg.train.seed, "dataset": cfg.data.name,
             "epochs": cfg.train.epochs, "best_epoch": None if best is None else best["epoch"],

@@ -15,7 +15,8 @@ import torch.nn.functional as F
 from ..registry import Registry
 from ..scoring import BalanceScorer
 
-__all__ = ["Method", "METHODS", "create_method", "list_methods", "weighted_loss"]
+__all__ = ["Method", "METHODS", "create_method", "check_method_options", "list_methods",
+           "weighted_loss"]
 
 METHODS = Registry("method")
 
@@ -64,10 +65,36 @@ class Method:
 
 
 def create_method(cfg) -> Method:
-    """Build the method named ``cfg.method.name`` from a full :class:`mmbss.engine.Config`."""
+    """Build the method named ``cfg.method.name`` from a full :class:`mmbss.engine.Config`.
+
+    Every ``method.*`` option is validated first, also those the chosen method ignores: a value
+    out of range is a mistake whichever method reads it.
+    """
     from . import baselines, bss  # noqa: F401  (registers the built-in methods)
 
+    check_method_options(cfg.method)
     return METHODS.create(cfg.method.name, cfg=cfg)
+
+
+def check_method_options(m) -> None:
+    """Validate every field of a :class:`mmbss.engine.config.MethodConfig` (message per key)."""
+    from .._validation import check_bool, check_choice, check_float, check_int
+    from ..pacing import list_pacings
+    from ..scoring import CORRELATIONS, INFORMATIONS
+
+    check_choice("method", "correlation", m.correlation, CORRELATIONS)
+    check_choice("method", "information", m.information, INFORMATIONS)
+    check_choice("method", "scoring", m.scoring, ("exact", "online"))
+    check_choice("method", "gradient_mode", m.gradient_mode, ("heads", "exact"))
+    check_choice("method", "pacing", m.pacing, list_pacings())
+    check_float("method", "lambda0", m.lambda0, low=0.0, high=1.0, low_open=True)
+    check_int("method", "t_grow", m.t_grow, low=1)
+    check_int("method", "warmup_epochs", m.warmup_epochs, low=0)
+    check_int("method", "rescore_every", m.rescore_every, low=1, allow_none=True)
+    check_float("method", "eps", m.eps, low=0.0, high=1.0, low_open=True)
+    check_float("method", "ema", m.ema, low=0.0, high=1.0, high_open=True)
+    check_bool("method", "replacement", m.replacement)
+    check_float("method", "temperature", m.temperature, low=0.0, low_open=True, allow_none=True)
 
 
 def list_methods() -> list[str]:

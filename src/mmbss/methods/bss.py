@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-from .._validation import check_choice
 from ..schedulers import AntiCurriculumScheduler, CurriculumScheduler, LearningBasedScheduler
 from ..scoring import BalanceScorer
 from .base import METHODS, Method
@@ -13,8 +12,6 @@ __all__ = ["make_scorer"]
 def make_scorer(cfg) -> BalanceScorer:
     """The balance measurer of a config: ``method.correlation/information``, training loss weights."""
     m = cfg.method
-    check_choice("method", "scoring", m.scoring, ("exact", "online"))
-    check_choice("method", "gradient_mode", m.gradient_mode, ("heads", "exact"))
     if m.gradient_mode == "exact" and m.information == "gradient" and m.scoring == "online":
         raise ValueError("method: gradient_mode='exact' needs scoring='exact' (the per-sample "
                          "gradient is computed in the scoring pass); use gradient_mode='heads' "
