@@ -88,6 +88,10 @@ def _train(args) -> int:
     from ..engine import load_config, train
 
     cfg = load_config(args.config, args.overrides)
+    if args.config is None:
+        print(f"mmbss: note: no --config given, so the built-in defaults are used"
+              f"{' with your --set values' if args.overrides else ''}: {_describe(cfg)} "
+              f"(see configs/ for ready configs)", file=sys.stderr)
     out = args.out or f"runs/{cfg.method.name}-seed{cfg.train.seed}"
     s = train(cfg, out, resume=args.resume, overwrite=args.overwrite, quiet=args.quiet)
     from ..engine.plots import plot_run
@@ -99,6 +103,13 @@ def _train(args) -> int:
           + ", ".join(f"{m} {100 * a:.2f} %" for m, a in t["modality_acc"].items()))
     print(f"run directory: {out} (plots in {out}/plots)")
     return 0
+
+
+def _describe(cfg) -> str:
+    """One line naming the settings a run would use."""
+    return (f"method {cfg.method.name} on data {cfg.data.name}, model {cfg.model.encoder}/"
+            f"{cfg.model.fusion}, {cfg.train.epochs} epochs, batch {cfg.train.batch_size}, "
+            f"{cfg.optim.name} lr {cfg.optim.lr}, seed {cfg.train.seed}")
 
 
 def _compare(args) -> int:

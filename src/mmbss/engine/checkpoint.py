@@ -17,7 +17,6 @@ read or holds non-finite weights.
 
 from __future__ import annotations
 
-import errno
 import hashlib
 import io
 import logging
@@ -28,6 +27,8 @@ import warnings
 from pathlib import Path
 
 import torch
+
+from .rundir import write_error as _write_error
 
 __all__ = ["save_atomic", "save_checkpoint", "load_checkpoint", "save_resume", "load_resume",
            "remove_temporaries", "payload_digest", "finite_weights", "CheckpointError",
@@ -71,14 +72,6 @@ def save_atomic(obj, path: str | Path) -> None:
     except BaseException:
         Path(tmp).unlink(missing_ok=True)
         raise
-
-
-def _write_error(path: Path, e: OSError) -> OSError:
-    why = {errno.ENOSPC: "the disk is full", errno.EDQUOT: "the disk quota is exceeded",
-           errno.EACCES: "no permission to write there", errno.EROFS: "the file system is read-only"}
-    reason = why.get(e.errno, e.strerror or str(e))
-    return OSError(e.errno, f"could not write '{path}': {reason}; the previous file (if any) is "
-                            f"intact. Free space or fix the folder, then run again with --resume")
 
 
 def payload_digest(obj) -> str:

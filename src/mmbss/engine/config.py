@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import dataclasses
 import difflib
+import logging
 import re
 import types
 import typing
@@ -16,6 +17,8 @@ from pathlib import Path
 from typing import Any
 
 import yaml
+
+log = logging.getLogger(__name__)
 
 __all__ = ["Config", "DataConfig", "ModelConfig", "OptimConfig", "TrainConfig", "MethodConfig",
            "CompareConfig", "load_config", "apply_overrides", "changes_since", "config_to_dict",
@@ -159,6 +162,9 @@ def load_config(path: str | Path | None, overrides: list[str] = ()) -> Config:
             raw = yaml.load(text, Loader=_StrictLoader)  # a SafeLoader subclass
         except yaml.YAMLError as e:
             raise ConfigError(f"config file '{p}' is not valid YAML: {e}") from None
+        if raw is None:
+            log.warning("config file '%s' is empty, so the built-in defaults are used%s", p,
+                        " with the --set values" if overrides else "")
     return apply_overrides(config_from_dict(raw), overrides)
 
 

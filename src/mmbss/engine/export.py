@@ -8,6 +8,8 @@ from pathlib import Path
 
 import torch
 
+from .rundir import write_error
+
 __all__ = ["write_scores"]
 
 
@@ -33,5 +35,7 @@ def write_scores(path: Path, bundle, criteria: dict, d: torch.Tensor, seen: torc
             for row in zip(*cols, strict=True):
                 w.writerow([f"{v:.6g}" if isinstance(v, float) else v for v in row])
         os.replace(tmp, path)
+    except OSError as e:
+        raise write_error(path, e) from None
     finally:
         tmp.unlink(missing_ok=True)

@@ -7,6 +7,7 @@ Guard rails: a folder is deleted only when mmbss stamped it (``.mmbss-run`` /
 
 from __future__ import annotations
 
+import errno
 import json
 import logging
 import os
@@ -14,7 +15,7 @@ import shutil
 from pathlib import Path
 
 __all__ = ["RunExistsError", "clear_output_dir", "is_stamped", "make_dir", "child_dir", "append_jsonl",
-           "read_jsonl", "truncate_jsonl", "write_text_atomic"]
+           "read_jsonl", "truncate_jsonl", "write_text_atomic", "write_error"]
 
 log = logging.getLogger(__name__)
 
@@ -84,10 +85,22 @@ def child_dir(root: Path, *parts: str) -> Path:
     return path
 
 
+def write_error(path: Path, e: OSError) -> OSError:
+    """An ``OSError`` that says which file could not be written, why, and what to do."""
+    why = {errno.ENOSPC: "the disk is full", errno.EDQUOT: "the disk quota is exceeded",
+           errno.EACCES: "no permission to write there", errno.EROFS: "the file system is read-only"}
+    reason = why.get(e.errno, e.strerror or str(e))
+    return OSError(e.errno, f"could not write '{path}': {reason}; the files written before are "
+                            f"intact. Free space or fix the folder, then run again with --resume")
+
+
 def append_jsonl(path: Path, record: dict) -> None:
-    """Append one JSON line (the per-epoch logs)."""
-    with open(path, "a") as f:
-        f.write(json.dumps(record) + "\n")
+    """Append one JSON line (the per-epoch logs); a torn line is dropped on resume."""
+    try:
+        with open(path, "a") as f:
+            f.write(json.dumps(record) + "\n")
+    except OSError as e:
+        raise write_error(path, e) from None
 
 
 def read_jsonl(path: Path) -> list[dict]:
@@ -115,5 +128,7 @@ def write_text_atomic(path: Path, text: str) -> None:
     try:
         tmp.write_text(text)
         os.replace(tmp, path)
+    except OSError as e:
+        raise write_error(path, e) from None
     finally:
         tmp.unlink(missing_ok=True)
