@@ -80,7 +80,7 @@ def _linear(*, lambda0: float, t_grow: int) -> Pacing:
 
 @PACINGS.register("geometric")
 def _geometric(*, lambda0: float, t_grow: int) -> Pacing:
-    return Pacing("geometric", lambda p, l0: l0 * (1 / l0) ** p, lambda0=lambda0, t_grow=t_grow)
+    return Pacing("geometric", lambda p, l0: l0 ** (1 - p), lambda0=lambda0, t_grow=t_grow)
 
 
 @PACINGS.register("step")

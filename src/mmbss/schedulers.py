@@ -275,7 +275,7 @@ class LearningBasedScheduler(_Scheduler):
         temperature makes the weights themselves underflow to 0)."""
         self._require_scores("log_weights()")
         if self.temperature is None:
-            return torch.log(2.0 + self.eps - self._scores)
+            return torch.log((2.0 - self._scores) + self.eps)  # eps kept even when tiny
         return -(self._scores - self._scores.min()) / self.temperature
 
     def weights(self) -> torch.Tensor:

@@ -53,10 +53,10 @@ def minmax(x: torch.Tensor) -> torch.Tensor:
     if x.numel() == 0:
         return x.clone()
     lo, hi = x.min(), x.max()
-    span = hi - lo
-    if span <= 0:
+    if hi <= lo:
         return torch.zeros_like(x)
-    return ((x - lo) / span).clamp_(0.0, 1.0)
+    # halves: (hi - lo) of finite values overflows to inf near the float range's ends
+    return ((x / 2 - lo / 2) / (hi / 2 - lo / 2)).clamp_(0.0, 1.0)
 
 
 def _check_finite(what: str, x: torch.Tensor) -> None:
@@ -166,6 +166,10 @@ class BalanceScorer:
         if missing:
             raise ValueError(f"BalanceScorer.combine: criteria lack {missing}; got keys "
                              f"{sorted(criteria)}.")
+        lengths = {k: tuple(criteria[k].shape) for k in self.keys}
+        if len(set(lengths.values())) != 1:
+            raise ValueError(f"BalanceScorer.combine: every criterion needs one value per sample; "
+                             f"got shapes {lengths}.")
         d = None
         if self.correlation is not None:
             d = 1.0 - minmax(criteria[_CORR_KEY[self.correlation]].float())
@@ -264,5 +268,8 @@ def _check_features(features, uni, n: int) -> list[torch.Tensor]:
 
 
 def _mean_pairwise_cos(xs: list[torch.Tensor]) -> torch.Tensor:
+    # rows scaled to max |x| = 1 first (the cosine does not change): squares of large features
+    # would overflow to inf in float32
+    xs = [x.float() / x.float().abs().amax(dim=1, keepdim=True).clamp_min(1e-30) for x in xs]
     pairs = list(itertools.combinations(xs, 2))
-    return sum(F.cosine_similarity(a.float(), b.float(), dim=1, eps=1e-12) for a, b in pairs) / len(pairs)
+    return sum(F.cosine_similarity(a, b, dim=1, eps=1e-12) for a, b in pairs) / len(pairs)

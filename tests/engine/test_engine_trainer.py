@@ -286,3 +286,83 @@ def test_batches_cover_the_sequence_and_avoid_singletons():
             assert [i for b in batches for i in b] == list(sampler)
             assert len(batches) == len(_Batches(sampler, bs))
             assert bs == 1 or n == 1 or min(map(len, batches)) > 1
+
+
+def test_resume_may_change_lr_and_extend_epochs_and_records_it(tmp_path):
+    cfg = tiny_config("uniaux", epochs=2)
+    cfg.optim.schedule = "step"
+    cfg.optim.step_size = 1
+    cfg.optim.gamma = 0.5
+    train(cfg, tmp_path / "r", quiet=True)
+    more = tiny_config("uniaux", epochs=3)
+    more.optim.schedule, more.optim.step_size, more.optim.gamma = "step", 1, 0.5
+    more.optim.lr = 0.5  # 10x: the schedule from here on is scaled by 10
+    train(more, tmp_path / "r", resume=True, quiet=True)
+    records = [json.loads(x) for x in _lines(tmp_path / "r" / "metrics.jsonl")]
+    assert [r["lr"] for r in records] == pytest.approx([0.05, 0.025, 0.5 * 0.25])
+    changes = [json.loads(x) for x in _lines(tmp_path / "r" / "resume_changes.jsonl")]
+    assert changes == [{"epoch": 2, "changes": ["optim.lr: 0.05 -> 0.5", "train.epochs: 2 -> 3"]}]
+    import yaml
+
+    saved = yaml.safe_load((tmp_path / "r" / "config.yaml").read_text())
+    assert saved["optim"]["lr"] == 0.5 and saved["train"]["epochs"] == 3
+
+
+@pytest.mark.parametrize("change,message", [
+    ({"epochs": 1}, r"train.epochs: 1 is below the 2 epochs already trained; give train.epochs >= 2"),
+    ({"lr": 0.5}, r"finished all 2 epochs, so the changed optim.lr would not take effect"),
+    ({"epochs": 3, "schedule": "cosine"}, r"the config differs on keys that cannot change on "
+                                          r"resume:\n  optim.schedule: 'step' -> 'cosine'"),
+])
+def test_resume_changes_that_cannot_take_effect_are_refused(tmp_path, change, message):
+    cfg = tiny_config("uniaux", epochs=2)
+    cfg.optim.schedule = "step"
+    train(cfg, tmp_path / "r", quiet=True)
+    other = tiny_config("uniaux", epochs=change.get("epochs", 2))
+    other.optim.schedule = change.get("schedule", "step")
+    other.optim.lr = change.get("lr", other.optim.lr)
+    with pytest.raises(ValueError, match=message):
+        train(other, tmp_path / "r", resume=True, quiet=True)
+
+
+def test_cosine_schedule_cannot_be_extended_on_resume(tmp_path):
+    train(tiny_config("uniaux", epochs=1), tmp_path / "r", quiet=True)
+    with pytest.raises(ValueError, match=r"train.epochs cannot change on resume with "
+                                         r"optim.schedule: cosine"):
+        train(tiny_config("uniaux", epochs=2), tmp_path / "r", resume=True, quiet=True)
+
+
+def test_resume_of_a_run_killed_before_its_first_checkpoint_starts_over(tmp_path, monkeypatch,
+                                                                        caplog):
+    import logging
+
+    import mmbss.engine.trainer as trainer
+
+    cfg = tiny_config("uniaux", epochs=2)
+    train(cfg, tmp_path / "full", quiet=True)
+    original = trainer._train_epoch
+    monkeypatch.setattr(trainer, "_train_epoch", lambda *a, **k: (_ for _ in ()).throw(
+        KeyboardInterrupt("killed in epoch 0")))
+    with pytest.raises(KeyboardInterrupt):
+        train(cfg, tmp_path / "r", quiet=True)
+    monkeypatch.setattr(trainer, "_train_epoch", original)
+    (tmp_path / "r" / "checkpoints").mkdir(exist_ok=True)
+    (tmp_path / "r" / "checkpoints" / ".last.pt.abc.tmp").write_bytes(b"torn")
+    with caplog.at_level(logging.WARNING):
+        train(cfg, tmp_path / "r", resume=True, quiet=True)
+    assert "has no checkpoint yet (the run stopped before its first epoch ended); starting it " \
+           "over" in caplog.text
+    assert (tmp_path / "r" / "metrics.jsonl").read_text() == \
+        (tmp_path / "full" / "metrics.jsonl").read_text()
+    assert not list((tmp_path / "r").rglob("*.tmp"))
+
+
+def test_resume_and_overwrite_together_are_refused(tmp_path):
+    from mmbss.engine.compare import compare
+
+    with pytest.raises(ValueError, match=r"--resume and --overwrite contradict each other"):
+        train(tiny_config("uniaux", epochs=1), tmp_path / "r", resume=True, overwrite=True)
+    cfg = tiny_config("uniaux", epochs=1)
+    with pytest.raises(ValueError, match=r"--resume and --overwrite contradict each other"):
+        compare(cfg, tmp_path / "c", resume=True, overwrite=True)
+    assert not (tmp_path / "r").exists() and not (tmp_path / "c").exists()
