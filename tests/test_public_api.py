@@ -55,9 +55,52 @@ def test_import_mmbss_stays_light():
     assert out.stdout.strip() == "[]"
 
 
-def test_core_modules_import_nothing_from_upper_layers():
+LAYERS = {"core": 0, "data": 1, "models": 1, "methods": 2, "engine": 3, "cli": 4}
+
+
+def _layer(module: str) -> str:
+    """'mmbss.engine.trainer' -> 'engine'; the package facade and the core's short aliases
+    (mmbss.scoring, mmbss._validation, ...) belong to the core."""
+    parts = module.split(".")
+    return parts[1] if len(parts) > 1 and parts[1] in LAYERS else "core"
+
+
+def _imports(path: pathlib.Path, module: str):
+    """Every module ``path`` imports (also inside functions), relative imports resolved."""
+    import ast
+
+    package = module if path.name == "__init__.py" else module.rsplit(".", 1)[0]
+    for node in ast.walk(ast.parse(path.read_text())):
+        if isinstance(node, ast.Import):
+            yield from (a.name for a in node.names)
+        elif isinstance(node, ast.ImportFrom):
+            base = node.module or ""
+            if node.level:
+                anchor = package.split(".")[: len(package.split(".")) - node.level + 1]
+                base = ".".join(anchor + ([base] if base else []))
+            yield base
+            yield from (f"{base}.{a.name}" for a in node.names)  # "from . import pacing"
+
+
+def test_layers_import_only_downwards():
+    """DESIGN: core <- data/models <- methods <- engine <- cli; data and models are siblings."""
     src = pathlib.Path(mmbss.__file__).parent
-    for path in src.glob("*.py"):
-        text = path.read_text()
-        for layer in ("engine", "data", "models", "methods", "cli"):
-            assert f"from .{layer}" not in text and f"mmbss.{layer}" not in text, (path, layer)
+    bad = []
+    for path in sorted(src.rglob("*.py")):
+        rel = path.relative_to(src.parent).with_suffix("")
+        module = ".".join(rel.parts[:-1] if rel.name == "__init__" else rel.parts)
+        mine = _layer(module)
+        for imported in _imports(path, module):
+            if not imported.startswith("mmbss.") or imported.split(".")[1] not in LAYERS:
+                continue
+            theirs = _layer(imported)
+            if LAYERS[theirs] > LAYERS[mine] or (LAYERS[theirs] == LAYERS[mine] and theirs != mine):
+                bad.append(f"{module} ({mine}) imports {imported} ({theirs})")
+    assert not bad, "\n".join(bad)
+
+
+def test_the_layer_check_catches_an_upward_import(tmp_path):
+    (tmp_path / "x.py").write_text("from ..engine import trainer\nimport mmbss.cli.main\n")
+    found = set(_imports(tmp_path / "x.py", "mmbss.core.x"))
+    assert {"mmbss.engine", "mmbss.engine.trainer", "mmbss.cli.main"} <= found
+    assert _layer("mmbss.engine.trainer") == "engine" and _layer("mmbss.scoring") == "core"

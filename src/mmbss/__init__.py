@@ -1,22 +1,41 @@
 """mmbss: Balance-aware Sequence Sampling (BSS) for multi-modal learning.
 
-The core (this namespace) depends on torch and numpy only: a balance scorer, pacing functions,
-schedulers that turn scores into a sample order, and a DataLoader sampler. Trainer, datasets,
-models and the CLI live in subpackages that are imported only when used.
+The core (this namespace, implemented in :mod:`mmbss.core`) depends on torch and numpy only: a
+balance scorer, pacing functions, schedulers that turn scores into a sample order, a DataLoader
+sampler and a scoring pass. Datasets, models, methods, the trainer and the CLI live in subpackages
+that are imported only when used.
 """
 
-from . import pacing, scoring
-from .permutation import weighted_draws, weighted_permutation
-from .samplers import BalanceSampler
-from .schedulers import (
+import sys as _sys
+
+from .core import (
     AntiCurriculumScheduler,
+    BalanceSampler,
+    BalanceScorer,
     CurriculumScheduler,
     LearningBasedScheduler,
+    OnlineScoreTracker,
     RandomPacingScheduler,
     UniformScheduler,
+    _rng,
+    _validation,
+    minmax,
+    pacing,
+    permutation,
+    registry,
+    samplers,
+    schedulers,
+    scoring,
+    shard,
+    tracking,
+    weighted_draws,
+    weighted_permutation,
 )
-from .scoring import BalanceScorer, minmax
-from .tracking import OnlineScoreTracker
+
+# the core modules keep their short public paths: mmbss.scoring is mmbss.core.scoring (one object)
+for _m in (scoring, pacing, schedulers, samplers, permutation, tracking, registry, _validation, _rng):
+    _sys.modules[f"{__name__}.{_m.__name__.rsplit('.', 1)[1]}"] = _m
+del _m
 
 __version__ = "0.1.0"
 
@@ -25,5 +44,5 @@ __all__ = [
     "weighted_permutation", "weighted_draws",
     "CurriculumScheduler", "LearningBasedScheduler", "AntiCurriculumScheduler",
     "RandomPacingScheduler", "UniformScheduler",
-    "BalanceSampler", "OnlineScoreTracker",
+    "BalanceSampler", "shard", "OnlineScoreTracker",
 ]

@@ -13,6 +13,8 @@ import pytest
 import torch
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
+from mmbss.permutation import _argsort_packed
+from mmbss.samplers import shard
 
 from mmbss import (
     AntiCurriculumScheduler,
@@ -28,8 +30,6 @@ from mmbss import (
     weighted_draws,
     weighted_permutation,
 )
-from mmbss.permutation import _argsort_packed
-from mmbss.samplers import shard
 
 
 @pytest.fixture(autouse=True, scope="module")

@@ -1,9 +1,9 @@
 import pytest
 import torch
+from mmbss.samplers import shard
 from torch.utils.data import DataLoader, TensorDataset
 
 from mmbss import BalanceSampler, CurriculumScheduler, LearningBasedScheduler, UniformScheduler
-from mmbss.samplers import shard
 
 
 def _ref_distributed(seq, replicas, rank, drop_last):

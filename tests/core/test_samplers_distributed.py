@@ -7,9 +7,9 @@ import pytest
 import torch
 import torch.distributed as dist
 import torch.multiprocessing as mp
+from mmbss.samplers import shard
 
 from mmbss import BalanceSampler, LearningBasedScheduler
-from mmbss.samplers import shard
 
 
 def _free_port() -> int:

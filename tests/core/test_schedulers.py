@@ -2,6 +2,7 @@ import pytest
 import torch
 from hypothesis import given, settings
 from hypothesis import strategies as st
+from mmbss._rng import mix_seed
 
 from mmbss import (
     AntiCurriculumScheduler,
@@ -10,7 +11,6 @@ from mmbss import (
     RandomPacingScheduler,
     UniformScheduler,
 )
-from mmbss._rng import mix_seed
 
 ALL = [CurriculumScheduler, LearningBasedScheduler, AntiCurriculumScheduler,
        RandomPacingScheduler, UniformScheduler]

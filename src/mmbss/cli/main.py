@@ -150,10 +150,10 @@ def _report(args) -> int:
 
 
 def _list(args) -> int:
+    from ..core.pacing import list_pacings
     from ..data import list_datasets
     from ..methods import list_methods
     from ..models import list_encoders, list_fusions
-    from ..pacing import list_pacings
 
     for name, items in [("methods", list_methods()), ("datasets", list_datasets()),
                         ("encoders", list_encoders()), ("fusions", list_fusions()),

@@ -11,7 +11,7 @@ from typing import Any
 import numpy as np
 import torch
 
-from mmbss.registry import Registry
+from mmbss.core.registry import Registry
 
 from .splits import fit_standardisation, stratified_split
 from .tensors import MultiModalTensorDataset

@@ -32,7 +32,7 @@ from typing import Any
 import numpy as np
 import torch
 
-from mmbss._validation import check_choice, check_float
+from mmbss.core._validation import check_choice, check_float
 
 from .bundle import DATASETS, DataBundle, build_bundle
 from .corruption import CORRUPT_MODES, corrupt_samples

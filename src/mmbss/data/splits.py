@@ -10,8 +10,8 @@ from __future__ import annotations
 
 import numpy as np
 
-from mmbss._rng import mix_seed
-from mmbss._validation import check_float, check_int
+from mmbss.core._rng import mix_seed
+from mmbss.core._validation import check_float, check_int
 
 __all__ = ["numpy_rng", "stratified_split", "check_fractions", "fit_standardisation"]
 

@@ -7,7 +7,7 @@ from collections.abc import Sequence
 import numpy as np
 import torch
 
-from mmbss._validation import check_float, check_int
+from mmbss.core._validation import check_float, check_int
 
 from .bundle import DATASETS, DataBundle, build_bundle
 from .splits import check_fractions, numpy_rng

@@ -9,7 +9,7 @@ import torch
 from torch import Tensor
 from torch.utils.data import Dataset
 
-from mmbss._validation import check_int
+from mmbss.core._validation import check_int
 
 __all__ = ["MultiModalTensorDataset", "identity_collate"]
 

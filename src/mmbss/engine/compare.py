@@ -17,7 +17,7 @@ from concurrent.futures import ProcessPoolExecutor
 from multiprocessing import get_context
 from pathlib import Path
 
-from .._validation import check_int, check_name
+from ..core._validation import check_int, check_name
 from .config import (
     CompareConfig,
     Config,

@@ -20,10 +20,10 @@ from pathlib import Path
 import torch
 from torch.utils.data import DataLoader, Sampler
 
-from .._rng import mix_seed
-from .._validation import check_choice, check_float, check_int
-from ..samplers import BalanceSampler
-from ..tracking import OnlineScoreTracker
+from ..core._rng import mix_seed
+from ..core._validation import check_choice, check_float, check_int
+from ..core.samplers import BalanceSampler
+from ..core.tracking import OnlineScoreTracker
 from .checkpoint import (
     LAST,
     CheckpointError,

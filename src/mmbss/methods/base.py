@@ -12,8 +12,8 @@ from dataclasses import dataclass
 import torch
 import torch.nn.functional as F
 
-from ..registry import Registry
-from ..scoring import BalanceScorer
+from ..core.registry import Registry
+from ..core.scoring import BalanceScorer
 
 __all__ = ["Method", "METHODS", "create_method", "check_method_options", "list_methods",
            "weighted_loss"]
@@ -78,9 +78,9 @@ def create_method(cfg) -> Method:
 
 def check_method_options(m) -> None:
     """Validate every field of a :class:`mmbss.engine.config.MethodConfig` (message per key)."""
-    from .._validation import check_bool, check_choice, check_float, check_int
-    from ..pacing import list_pacings
-    from ..scoring import CORRELATIONS, INFORMATIONS
+    from ..core._validation import check_bool, check_choice, check_float, check_int
+    from ..core.pacing import list_pacings
+    from ..core.scoring import CORRELATIONS, INFORMATIONS
 
     check_choice("method", "correlation", m.correlation, CORRELATIONS)
     check_choice("method", "information", m.information, INFORMATIONS)

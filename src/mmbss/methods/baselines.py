@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from ..schedulers import RandomPacingScheduler, UniformScheduler
+from ..core.schedulers import RandomPacingScheduler, UniformScheduler
 from .base import METHODS, Method
 
 __all__: list[str] = []

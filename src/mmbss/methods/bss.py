@@ -2,8 +2,8 @@
 
 from __future__ import annotations
 
-from ..schedulers import AntiCurriculumScheduler, CurriculumScheduler, LearningBasedScheduler
-from ..scoring import BalanceScorer
+from ..core.schedulers import AntiCurriculumScheduler, CurriculumScheduler, LearningBasedScheduler
+from ..core.scoring import BalanceScorer
 from .base import METHODS, Method
 
 __all__ = ["make_scorer"]

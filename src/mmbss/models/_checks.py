@@ -13,7 +13,7 @@ from typing import Any
 
 import torch
 
-from mmbss._validation import check_int
+from mmbss.core._validation import check_int
 
 __all__: list[str] = []
 

@@ -23,9 +23,9 @@ from typing import Any
 import torch
 from torch import nn
 
-from mmbss._validation import check_bool, check_float, check_int
+from mmbss.core._validation import check_bool, check_float, check_int
+from mmbss.core.registry import Registry
 from mmbss.models._checks import check_int_tuple, check_options, check_shape
-from mmbss.registry import Registry
 
 __all__ = ["ENCODERS", "CNN2dEncoder", "MLPEncoder", "create_encoder", "list_encoders"]
 

@@ -36,9 +36,9 @@ from typing import Any
 import torch
 from torch import nn
 
-from mmbss._validation import check_choice, check_int
+from mmbss.core._validation import check_choice, check_int
+from mmbss.core.registry import Registry
 from mmbss.models._checks import check_feature_dims, check_keys, check_options
-from mmbss.registry import Registry
 
 __all__ = [
     "FUSIONS",

@@ -21,7 +21,7 @@ from typing import Any, NamedTuple
 import torch
 from torch import nn
 
-from mmbss._validation import check_int
+from mmbss.core._validation import check_int
 from mmbss.models._checks import check_keys, check_modality_name, check_shape
 from mmbss.models.encoders import create_encoder
 from mmbss.models.fusion import create_fusion

@@ -19,7 +19,7 @@ from __future__ import annotations
 import torch
 from torch import nn
 
-from mmbss._validation import check_bool
+from mmbss.core._validation import check_bool
 from mmbss.models._checks import check_shape
 from mmbss.models.encoders import ENCODERS, init_conv_bn
 

@@ -1,7 +1,7 @@
 """One registry pattern for pacings, datasets, encoders, fusions and methods (DESIGN rule 7).
 
 Example:
-    >>> from mmbss.registry import Registry
+    >>> from mmbss.core.registry import Registry
     >>> colours = Registry("colour")
     >>> @colours.register("red")
     ... def red(shade=1):
