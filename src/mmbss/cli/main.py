@@ -121,7 +121,7 @@ def _compare(args) -> int:
         cfg.compare.methods = list(args.methods)
     if args.seeds:
         cfg.compare.seeds = list(args.seeds)
-    if args.baseline:
+    if args.baseline is not None:
         cfg.compare.baseline = args.baseline
     result = compare(cfg, args.out, overwrite=args.overwrite, resume=args.resume,
                      quiet=args.quiet, jobs=args.jobs)
@@ -152,10 +152,12 @@ def _report(args) -> int:
 def _list(args) -> int:
     from ..core.pacing import list_pacings
     from ..data import list_datasets
-    from ..methods import list_methods
+    from ..methods import list_gradient_policies, list_methods
     from ..models import list_encoders, list_fusions
 
-    for name, items in [("methods", list_methods()), ("datasets", list_datasets()),
+    for name, items in [("methods", list_methods()),
+                        ("gradient policies", list_gradient_policies() or ["none yet"]),
+                        ("datasets", list_datasets()),
                         ("encoders", list_encoders()), ("fusions", list_fusions()),
                         ("pacings", list_pacings())]:
         print(f"{name}: {', '.join(items)}")

@@ -38,7 +38,7 @@ log = logging.getLogger(__name__)
 
 FORMAT, VERSION = "mmbss-checkpoint", 2
 RESUME_KEYS = frozenset({"model", "optimizer", "lr_schedule", "scheduler", "sampler", "tracker",
-                         "epoch", "step", "best", "config", "rng"})
+                         "method", "epoch", "step", "best", "config", "rng"})
 BEST_KEYS = frozenset({"model", "epoch", "config"})
 _REQUIRED = {"resume": RESUME_KEYS, "best": BEST_KEYS}
 LAST, PREVIOUS = "last.pt", "previous.pt"

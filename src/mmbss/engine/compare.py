@@ -40,7 +40,7 @@ def method_entries(cfg: Config) -> list[tuple[str, Config]]:
     entries, labels = [], set()
     if not cfg.compare.methods:
         raise ConfigError("compare.methods is empty; list at least one method (e.g. [uniaux, bss-cl]).")
-    for item in cfg.compare.methods:
+    for i, item in enumerate(cfg.compare.methods):
         if isinstance(item, str):
             item = {"name": item}
         if not isinstance(item, dict) or "name" not in item:
@@ -53,7 +53,10 @@ def method_entries(cfg: Config) -> list[tuple[str, Config]]:
                               f"'label'.")
         labels.add(label)
         c = copy.deepcopy(cfg)
-        apply_overrides(c, [f"method.{k}={json.dumps(v)}" for k, v in item.items()])
+        try:
+            apply_overrides(c, [f"method.{k}={json.dumps(v)}" for k, v in item.items()])
+        except ConfigError as e:
+            raise ConfigError(f"compare.methods[{i}] ({label}): {e}") from None
         entries.append((label, c))
     return entries
 
@@ -80,8 +83,11 @@ def compare(cfg: Config, out_dir: str | Path, *, overwrite: bool = False, resume
     baseline = cfg.compare.baseline if cfg.compare.baseline is not None else labels[0]
     if baseline not in labels:
         raise ConfigError(f"compare.baseline {baseline!r} is not one of the methods {labels}.")
-    for _, c in entries:
-        build_run(c)  # fail fast on a bad method/dataset/model option, before any run starts
+    for i, (label, c) in enumerate(entries):
+        try:  # fail fast on a bad method/dataset/model option, before any run starts
+            build_run(c)
+        except (ValueError, TypeError) as e:
+            raise type(e)(f"compare.methods[{i}] ({label}): {e}") from None
     check_int("compare", "jobs", jobs, low=1)
     if resume and out.is_dir() and any(out.iterdir()):
         if not (out / ".mmbss-comparison").is_file():

@@ -82,7 +82,10 @@ class TrainConfig:
 
 @dataclass
 class MethodConfig:
-    """The method and every BSS option (defaults reproduce the reference code, SPEC §3–§5)."""
+    """The method and every BSS option (defaults reproduce the reference code, SPEC §3–§5).
+
+    ``name`` is a sampling policy, optionally joined by ``+`` with gradient policies
+    (``"bss-lb+ogm-ge"``), whose typed options go in ``options: {policy: {option: value}}``."""
     name: str = "bss-lb"
     correlation: str | None = "prediction"
     information: str | None = "loss"
@@ -97,6 +100,7 @@ class MethodConfig:
     ema: float = 0.0
     replacement: bool = False
     temperature: float | None = None
+    options: dict = field(default_factory=dict)  # per gradient policy: {name: {option: value}}
 
 
 @dataclass
@@ -132,17 +136,23 @@ def config_from_dict(raw: dict | None, base: Config | None = None) -> Config:
     if not isinstance(raw, dict):
         raise ConfigError(f"a config must be a mapping of sections; got {type(raw).__name__}.")
     for section, values in raw.items():
+        if not isinstance(section, str):
+            raise ConfigError(f"config section names must be strings; got {section!r} "
+                              f"({type(section).__name__}); valid sections: "
+                              f"{', '.join(f.name for f in dataclasses.fields(Config))}.")
         _check_key(section, [f.name for f in dataclasses.fields(Config)], "")
         if not isinstance(values, dict):
             raise ConfigError(f"config section '{section}' must be a mapping; got {values!r}.")
         for key, value in values.items():
+            if not isinstance(key, str):
+                raise ConfigError(f"config keys must be strings; got {key!r} in section "
+                                  f"'{section}'.")
             _set(cfg, f"{section}.{key}", value)
     return cfg
 
 
 def load_config(path: str | Path | None, overrides: list[str] = ()) -> Config:
     """Read a YAML file (optional) and apply ``key=value`` overrides (``train.epochs=5``)."""
-    raw = None
     if path is not None:
         p = Path(path)
         if not p.is_file():
@@ -165,7 +175,13 @@ def load_config(path: str | Path | None, overrides: list[str] = ()) -> Config:
         if raw is None:
             log.warning("config file '%s' is empty, so the built-in defaults are used%s", p,
                         " with the --set values" if overrides else "")
-    return apply_overrides(config_from_dict(raw), overrides)
+        try:
+            cfg = config_from_dict(raw)
+        except ConfigError as e:
+            raise ConfigError(f"config file '{p}': {e}") from None
+    else:
+        cfg = Config()
+    return apply_overrides(cfg, overrides)
 
 
 class _StrictLoader(yaml.SafeLoader):
@@ -185,6 +201,8 @@ class _StrictLoader(yaml.SafeLoader):
 
 def apply_overrides(cfg: Config, overrides: list[str]) -> Config:
     """Apply ``section.key=value`` strings; values are parsed as YAML (``0.1``, ``[a, b]``, ``null``)."""
+    if isinstance(overrides, str) or not all(isinstance(o, str) for o in overrides):
+        raise TypeError(f"'overrides' must be a list of 'key=value' strings; got {overrides!r}.")
     for item in overrides:
         if "=" not in item:
             raise ConfigError(f"--set expects key=value (e.g. train.epochs=5); got {item!r}.")

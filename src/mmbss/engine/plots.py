@@ -304,9 +304,9 @@ def _plot_score_histograms(scores: list[tuple[int, dict[str, np.ndarray]]], titl
 
 
 def _out_dir(out_dir: str | Path | None, default: Path) -> Path:
-    out = Path(out_dir) if out_dir is not None else default / "plots"
-    out.mkdir(parents=True, exist_ok=True)
-    return out
+    from .rundir import make_dir
+
+    return make_dir(Path(out_dir) if out_dir is not None else default / "plots")
 
 
 def plot_run(run_dir: str | Path, out_dir: str | Path | None = None) -> list[Path]:

@@ -36,8 +36,14 @@ def score_run(run_dir: str | Path, *, checkpoint: str = "best", out: str | Path 
     cfg = load_config(cfg_file)
     ckpt = Path(checkpoint) if checkpoint not in ("best", "last") else \
         run_dir / "checkpoints" / f"{checkpoint}.pt"
-    if not ckpt.is_file():
+    if ckpt.is_dir():
+        raise IsADirectoryError(f"--checkpoint '{ckpt}' is a folder, not a checkpoint file; give "
+                                f"'best', 'last' or the path of a .pt file.")
+    if not ckpt.is_file() and checkpoint in ("best", "last"):
         raise FileNotFoundError(f"checkpoint '{ckpt}' does not exist; train the run first.")
+    if not ckpt.is_file():
+        raise FileNotFoundError(f"--checkpoint must be 'best', 'last' or the path of a checkpoint "
+                                f"file; got '{checkpoint}', which is no file.")
     path = Path(out) if out else run_dir / "scores" / f"{ckpt.stem}.csv"
     if path.is_file() and not overwrite:
         raise FileExistsError(f"'{path}' already exists; pass --overwrite to replace it or give "
@@ -47,8 +53,9 @@ def score_run(run_dir: str | Path, *, checkpoint: str = "best", out: str | Path 
     try:
         run.model.load_state_dict(model_state)
     except RuntimeError as e:
+        lines = [ln.strip() for ln in str(e).splitlines()[1:] if ln.strip()]
         raise ValueError(f"checkpoint '{ckpt}' does not fit the model of '{cfg_file}' (was it "
-                         f"written by another run?): {str(e).splitlines()[0]}") from None
+                         f"written by another run?): {lines[0] if lines else e}") from None
     scorer = make_scorer(cfg)  # also for methods that do not score while training
     criteria = exact_criteria(run.model, run.bundle.train, scorer, cfg.train.eval_batch_size,
                               run.device, cfg.method.gradient_mode)

@@ -12,6 +12,7 @@ from __future__ import annotations
 import json
 import logging
 import math
+import re
 import sys
 import time
 from dataclasses import dataclass
@@ -115,7 +116,8 @@ def train(cfg: Config, out_dir: str | Path, *, resume: bool = False, overwrite: 
         _check_finite(run, epoch, step, out, val, test)
         record = {"epoch": epoch, "lr": run.optimizer.param_groups[0]["lr"],
                   "subset_fraction": run.scheduler.epoch_size(epoch) / len(run.bundle.train),
-                  "scored": scored, "train": train_stats, "val": val, "test": test}
+                  "scored": scored, "train": train_stats, "val": val, "test": test,
+                  "method": run.method.epoch_stats()}
         run.lr_schedule.step()
         append_jsonl(out / "metrics.jsonl", record)  # deterministic: same config -> same file
         append_jsonl(out / "timings.jsonl", {"epoch": epoch, "train": t2 - t1, "scoring": t1 - t0,
@@ -143,6 +145,12 @@ def build_run(cfg: Config) -> Run:
     t = cfg.train
     _check_train(t)
     check_int("data", "split_seed", cfg.data.split_seed, low=0)
+    reserved = sorted({"seed", "val_fraction", "test_fraction"} & set(cfg.data.options))
+    if reserved:
+        raise ValueError(f"data.options: {', '.join(map(repr, reserved))} "
+                         f"{'is' if len(reserved) == 1 else 'are'} set by data.split_seed, "
+                         f"data.val_fraction and data.test_fraction; remove "
+                         f"{'it' if len(reserved) == 1 else 'them'} from data.options.")
     device = torch.device("cuda" if t.device == "auto" and torch.cuda.is_available()
                           else ("cpu" if t.device == "auto" else t.device))
     bundle = create_dataset(cfg.data.name, seed=cfg.data.split_seed, val_fraction=cfg.data.val_fraction,
@@ -229,11 +237,15 @@ def _check_train(t) -> None:
     if t.fused_weight == 0 and t.unimodal_weight == 0:
         raise ValueError("train: 'fused_weight' and 'unimodal_weight' are both 0; nothing would be "
                          "trained.")
-    if t.device not in ("cpu", "cuda", "auto") and not t.device.startswith("cuda:"):
+    if not re.fullmatch(r"cpu|auto|cuda(:\d+)?", t.device):
         raise ValueError(f"train: 'device' must be 'cpu', 'cuda', 'cuda:N' or 'auto'; got {t.device!r}.")
     if t.device.startswith("cuda") and not torch.cuda.is_available():
         raise ValueError(f"train: 'device' is {t.device!r} but no CUDA device is available; use "
                          f"'cpu' or 'auto'.")
+    if t.device.startswith("cuda:") and int(t.device[5:]) >= torch.cuda.device_count():
+        raise ValueError(f"train: 'device' is {t.device!r} but this machine has "
+                         f"{torch.cuda.device_count()} CUDA device(s); use cuda:0 .. "
+                         f"cuda:{torch.cuda.device_count() - 1}.")
 
 
 def _optimiser(cfg: Config, model: torch.nn.Module):
@@ -283,6 +295,7 @@ def _train_epoch(run: Run, epoch: int, step: int, out: Path, quiet: bool) -> tup
     from tqdm.auto import tqdm
 
     model, method = run.model, run.method
+    method.on_epoch_start(epoch)
     model.train()
     total_loss, correct, seen = 0.0, 0, 0
     bar = tqdm(run.loader, desc=f"epoch {epoch}", leave=False,
@@ -299,6 +312,7 @@ def _train_epoch(run: Run, epoch: int, step: int, out: Path, quiet: bool) -> tup
                 f"training stopped and {_kept(out)} (lower optim.lr or check the data).")
         run.optimizer.zero_grad(set_to_none=True)
         loss.backward()
+        method.after_backward(model, out_, y)  # gradient policies act here
         run.optimizer.step()
         step += 1
         if run.tracker is not None:
@@ -356,7 +370,7 @@ def _resume_state(run: Run, next_epoch: int, step: int, best: dict | None) -> di
             "lr_schedule": run.lr_schedule.state_dict(), "scheduler": run.scheduler.state_dict(),
             "sampler": run.sampler.state_dict(),
             "tracker": None if run.tracker is None else run.tracker.state_dict(),
-            "epoch": next_epoch, "step": step, "best": best, "config": config_to_dict(run.cfg),
+            "method": run.method.state_dict(), "epoch": next_epoch, "step": step, "best": best, "config": config_to_dict(run.cfg),
             "rng": torch.get_rng_state()}
 
 
@@ -372,6 +386,7 @@ def _restore(run: Run, out: Path, state: dict) -> tuple[int, int, dict | None]:
     run.sampler.load_state_dict(state["sampler"])
     if run.tracker is not None:
         run.tracker.load_state_dict(state["tracker"])
+    run.method.load_state_dict(state["method"])
     torch.set_rng_state(state["rng"])
     best, best_file = state["best"], out / "checkpoints" / "best.pt"
     if best is not None:

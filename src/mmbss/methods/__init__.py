@@ -1,6 +1,25 @@
-"""Training methods: joint, uniaux, bss-cl, bss-lb, anti, random-pacing (SPEC §3–§6)."""
+"""Training methods (SPEC §3–§6): sampling policies joint, uniaux, bss-cl, bss-lb, anti,
+random-pacing, composable with gradient policies (``"bss-lb+ogm-ge"``).
 
-from .base import METHODS, Method, create_method, list_methods, weighted_loss
+Registration is eager: importing this package registers every built-in policy, so
+:func:`list_methods` and the registries give the same names whatever was imported first.
+"""
+
+from . import baselines, bss  # noqa: F401  (register the built-in policies)
+from .base import (
+    GRADIENT_POLICIES,
+    METHODS,
+    GradientPolicy,
+    Method,
+    SamplingPolicy,
+    check_method_options,
+    create_method,
+    list_gradient_policies,
+    list_methods,
+    weighted_loss,
+)
 from .bss import make_scorer
 
-__all__ = ["METHODS", "Method", "create_method", "list_methods", "weighted_loss", "make_scorer"]
+__all__ = ["METHODS", "GRADIENT_POLICIES", "Method", "SamplingPolicy", "GradientPolicy",
+           "create_method", "check_method_options", "list_methods", "list_gradient_policies",
+           "weighted_loss", "make_scorer"]

@@ -1,11 +1,24 @@
-"""What a method is: its loss, its scheduler and how it scores samples (DESIGN: methods layer).
+"""What a method is: a sampling policy composed with gradient policies (DESIGN: methods layer).
 
-Adding a method is one module that registers a builder: ``@METHODS.register("name")`` on a
-function ``(cfg: Config) -> Method``.
+* A **sampling policy** (``uniaux``, ``joint``, ``bss-cl``, ``bss-lb``, ``anti``,
+  ``random-pacing``) decides the data sequence (its scheduler), how samples are scored and the
+  per-sample loss. Adding one is a builder ``(cfg) -> SamplingPolicy`` registered with
+  ``@METHODS.register("name")``.
+* A **gradient policy** (OGM-GE, AGM, PMR, MMPareto, ...) acts on the gradients between
+  ``loss.backward()`` and ``optimizer.step()``, may add a loss term, keeps per-epoch statistics
+  and state. Adding one is a :class:`GradientPolicy` subclass registered with
+  ``@GRADIENT_POLICIES.register("name")``; its typed options are the fields of its ``Options``
+  dataclass, given in ``method.options: {name: {...}}``.
+
+``method.name: "bss-lb+ogm-ge"`` composes one sampling policy with any number of gradient
+policies (a name of gradient policies alone uses ``uniaux``'s sampling). :func:`create_method`
+returns the :class:`Method` the trainer drives.
 """
 
 from __future__ import annotations
 
+import dataclasses
+import difflib
 from collections.abc import Callable
 from dataclasses import dataclass
 
@@ -15,10 +28,14 @@ import torch.nn.functional as F
 from ..core.registry import Registry
 from ..core.scoring import BalanceScorer
 
-__all__ = ["Method", "METHODS", "create_method", "check_method_options", "list_methods",
+__all__ = ["Method", "SamplingPolicy", "GradientPolicy", "METHODS", "GRADIENT_POLICIES",
+           "create_method", "check_method_options", "list_methods", "list_gradient_policies",
            "weighted_loss"]
 
 METHODS = Registry("method")
+"""Sampling policies: name -> builder ``(cfg) -> SamplingPolicy``."""
+GRADIENT_POLICIES = Registry("gradient policy")
+"""Gradient policies: name -> :class:`GradientPolicy` subclass."""
 
 
 def weighted_loss(out, labels: torch.Tensor, fused_weight: float, unimodal_weight: float) -> torch.Tensor:
@@ -31,13 +48,13 @@ def weighted_loss(out, labels: torch.Tensor, fused_weight: float, unimodal_weigh
 
 
 @dataclass
-class Method:
-    """A training method as the trainer sees it.
+class SamplingPolicy:
+    """How a method orders and weighs the data (one per method).
 
     Attributes:
         name: registered name.
         make_scheduler: ``(num_samples, seed, min_samples) -> scheduler`` (see mmbss.schedulers).
-        scorer: the balance measurer, or None for methods that never score.
+        scorer: the balance measurer, or None for policies that never score.
         scoring: "exact" (eval-mode pass over the training set) or "online" (from training steps).
         fused_weight, unimodal_weight: loss weights of the fused and of each unimodal head.
         probe_heads: train the unimodal heads on detached features (they then measure each
@@ -64,16 +81,159 @@ class Method:
         return loss
 
 
+class GradientPolicy:
+    """Base class of gradient policies; every hook is optional.
+
+    Call order per training step: ``loss_term`` (added to the sampling policy's loss) ->
+    ``loss.backward()`` -> :meth:`after_backward` -> ``optimizer.step()``. Per epoch:
+    :meth:`on_epoch_start`, the steps, then :meth:`epoch_stats` (logged under ``method.<name>``
+    in ``metrics.jsonl``). :meth:`state_dict` is saved in the resume checkpoint.
+
+    Subclasses declare ``Options`` (a dataclass; its fields are the policy's typed options, with
+    defaults) and read them as ``self.options``.
+    """
+
+    name = "gradient-policy"
+
+    @dataclass
+    class Options:
+        """No options."""
+
+    def __init__(self, **options):
+        valid = [f.name for f in dataclasses.fields(self.Options)]
+        unknown = sorted(set(options) - set(valid))
+        if unknown:
+            raise ValueError(f"{self.name}: unknown option(s) {', '.join(map(repr, unknown))}; "
+                             f"valid options: {', '.join(valid) or 'none'}.")
+        self.options = self.Options(**options)
+        self.check_options(self.options)
+
+    def check_options(self, options) -> None:
+        """Validate ``options`` (raise with the shared message template); default: nothing."""
+
+    def loss_term(self, model, out, labels: torch.Tensor) -> torch.Tensor | None:
+        """An extra per-sample loss, Tensor[B], or None (default)."""
+        return None
+
+    def after_backward(self, model, out, labels: torch.Tensor) -> None:
+        """Act on the gradients (``p.grad``) before the optimiser step; default: nothing."""
+
+    def on_epoch_start(self, epoch: int) -> None:
+        """Called before the epoch's first step; default: nothing."""
+
+    def epoch_stats(self) -> dict:
+        """JSON-able statistics of the epoch just trained; default: none."""
+        return {}
+
+    def state_dict(self) -> dict:
+        """State to resume from (tensors, numbers, plain containers); default: none."""
+        return {}
+
+    def load_state_dict(self, state: dict) -> None:
+        """Restore :meth:`state_dict`; default: accepts only an empty state."""
+        if state:
+            raise KeyError(f"{self.name}.load_state_dict: expected an empty state; got keys "
+                           f"{sorted(state)}.")
+
+
+class Method:
+    """What the trainer drives: one :class:`SamplingPolicy` and its :class:`GradientPolicy` list.
+
+    Attributes:
+        name: the composed name, e.g. ``"bss-lb+ogm-ge"``.
+        sampling: the sampling policy; gradients: the gradient policies, in order.
+        scorer, scoring, fused_weight, unimodal_weight, predict, make_scheduler: the sampling
+            policy's.
+    """
+
+    def __init__(self, name: str, sampling: SamplingPolicy, gradients: list[GradientPolicy] = ()):
+        self.name, self.sampling, self.gradients = name, sampling, list(gradients)
+        for attr in ("scorer", "scoring", "fused_weight", "unimodal_weight", "predict",
+                     "make_scheduler"):
+            setattr(self, attr, getattr(sampling, attr))
+
+    def loss(self, model, out, labels: torch.Tensor) -> torch.Tensor:
+        """Per-sample training loss, Tensor[B]: the sampling policy's plus every loss term."""
+        loss = self.sampling.loss(model, out, labels)
+        for g in self.gradients:
+            extra = g.loss_term(model, out, labels)
+            if extra is not None:
+                loss = loss + extra
+        return loss
+
+    def after_backward(self, model, out, labels: torch.Tensor) -> None:
+        """Between ``backward()`` and ``optimizer.step()``: each gradient policy in order."""
+        for g in self.gradients:
+            g.after_backward(model, out, labels)
+
+    def on_epoch_start(self, epoch: int) -> None:
+        """Tell every gradient policy that epoch ``epoch`` starts."""
+        for g in self.gradients:
+            g.on_epoch_start(epoch)
+
+    def epoch_stats(self) -> dict:
+        """``{policy name: its epoch statistics}`` (empty without gradient policies)."""
+        return {g.name: g.epoch_stats() for g in self.gradients}
+
+    def state_dict(self) -> dict:
+        """``{policy name: its state}``."""
+        return {g.name: g.state_dict() for g in self.gradients}
+
+    def load_state_dict(self, state: dict) -> None:
+        """Restore :meth:`state_dict`; the policies must be the same."""
+        names = [g.name for g in self.gradients]
+        if sorted(state) != sorted(names):
+            raise KeyError(f"Method.load_state_dict: the state holds the gradient policies "
+                           f"{sorted(state)}, this method {sorted(names)}.")
+        for g in self.gradients:
+            g.load_state_dict(state[g.name])
+
+    def __repr__(self) -> str:
+        return f"Method({self.name!r})"
+
+
 def create_method(cfg) -> Method:
-    """Build the method named ``cfg.method.name`` from a full :class:`mmbss.engine.Config`.
+    """Build the method named ``cfg.method.name`` (``"bss-lb"``, ``"bss-lb+ogm-ge"``, ...) from a
+    full :class:`mmbss.engine.Config`.
 
     Every ``method.*`` option is validated first, also those the chosen method ignores: a value
     out of range is a mistake whichever method reads it.
     """
-    from . import baselines, bss  # noqa: F401  (registers the built-in methods)
-
     check_method_options(cfg.method)
-    return METHODS.create(cfg.method.name, cfg=cfg)
+    name = cfg.method.name
+    parts = name.split("+") if isinstance(name, str) else [name]
+    for part in parts:
+        if part not in METHODS and part not in GRADIENT_POLICIES:
+            raise ValueError(_unknown_part(part))
+    sampling = [p for p in parts if p in METHODS]
+    if len(sampling) > 1:
+        raise ValueError(f"method: {name!r} combines the sampling policies "
+                         f"{', '.join(map(repr, sampling))}; a method has one (combine it with "
+                         f"gradient policies: {', '.join(GRADIENT_POLICIES.names()) or 'none yet'}).")
+    grads = [p for p in parts if p in GRADIENT_POLICIES]
+    if len(set(grads)) != len(grads):
+        raise ValueError(f"method: {name!r} names a gradient policy twice.")
+    options = cfg.method.options
+    stray = sorted(set(options) - set(grads))
+    if stray:
+        raise ValueError(f"method.options: {', '.join(map(repr, stray))} "
+                         f"{'is' if len(stray) == 1 else 'are'} not a gradient policy of "
+                         f"{name!r}; give options only for {', '.join(map(repr, grads)) or 'none'}.")
+    for g in grads:
+        if not isinstance(options.get(g, {}), dict):
+            raise TypeError(f"method.options: {g!r} must be a mapping of option -> value; got "
+                            f"{options[g]!r}.")
+    policy = METHODS.create(sampling[0] if sampling else "uniaux", cfg=cfg)
+    return Method(name, policy, [GRADIENT_POLICIES.create(g, **options.get(g, {})) for g in grads])
+
+
+def _unknown_part(part) -> str:
+    names = METHODS.names() + GRADIENT_POLICIES.names()
+    msg = METHODS.unknown_message(part).split(";")[0]
+    close = difflib.get_close_matches(str(part), names, n=1)
+    return (f"{msg}; valid names: {', '.join(names)}"
+            f"{' (join a sampling policy and gradient policies with +)' if GRADIENT_POLICIES.names() else ''}."
+            + (f" Did you mean {close[0]!r}?" if close else ""))
 
 
 def check_method_options(m) -> None:
@@ -98,7 +258,10 @@ def check_method_options(m) -> None:
 
 
 def list_methods() -> list[str]:
-    """Names of the registered methods."""
-    from . import baselines, bss  # noqa: F401
-
+    """Names of the registered sampling policies (the methods)."""
     return METHODS.names()
+
+
+def list_gradient_policies() -> list[str]:
+    """Names of the registered gradient policies (composable with any method by ``+``)."""
+    return GRADIENT_POLICIES.names()

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from ..core.schedulers import AntiCurriculumScheduler, CurriculumScheduler, LearningBasedScheduler
 from ..core.scoring import BalanceScorer
-from .base import METHODS, Method
+from .base import METHODS, SamplingPolicy
 
 __all__ = ["make_scorer"]
 
@@ -22,7 +22,7 @@ def make_scorer(cfg) -> BalanceScorer:
 
 
 def _curriculum(cls, name: str):
-    def build(cfg) -> Method:
+    def build(cfg) -> SamplingPolicy:
         m = cfg.method
 
         def make(num_samples: int, seed: int, min_samples: int):
@@ -30,7 +30,7 @@ def _curriculum(cls, name: str):
                        t_grow=m.t_grow, warmup_epochs=m.warmup_epochs,
                        rescore_every=m.rescore_every, ema=m.ema, min_samples=min_samples)
 
-        return Method(name, make, scorer=make_scorer(cfg), scoring=m.scoring,
+        return SamplingPolicy(name, make, scorer=make_scorer(cfg), scoring=m.scoring,
                       fused_weight=cfg.train.fused_weight, unimodal_weight=cfg.train.unimodal_weight)
 
     build.__doc__ = f"{cls.__doc__.splitlines()[0]}"
@@ -42,7 +42,7 @@ METHODS.register("anti")(_curriculum(AntiCurriculumScheduler, "anti"))
 
 
 @METHODS.register("bss-lb")
-def _bss_lb(cfg) -> Method:
+def _bss_lb(cfg) -> SamplingPolicy:
     """BSS-LB: balance-weighted random order re-drawn every ``rescore_every`` epochs."""
     m = cfg.method
     every = 1 if m.rescore_every is None else m.rescore_every
@@ -52,5 +52,5 @@ def _bss_lb(cfg) -> Method:
                                       rescore_every=every, warmup_epochs=m.warmup_epochs, ema=m.ema,
                                       replacement=m.replacement, temperature=m.temperature)
 
-    return Method("bss-lb", make, scorer=make_scorer(cfg), scoring=m.scoring,
+    return SamplingPolicy("bss-lb", make, scorer=make_scorer(cfg), scoring=m.scoring,
                   fused_weight=cfg.train.fused_weight, unimodal_weight=cfg.train.unimodal_weight)
