@@ -21,10 +21,13 @@ from .core import (
     _validation,
     minmax,
     pacing,
+    passes,
     permutation,
     registry,
     samplers,
     schedulers,
+    score_criteria,
+    score_dataset,
     scoring,
     shard,
     tracking,
@@ -33,7 +36,8 @@ from .core import (
 )
 
 # the core modules keep their short public paths: mmbss.scoring is mmbss.core.scoring (one object)
-for _m in (scoring, pacing, schedulers, samplers, permutation, tracking, registry, _validation, _rng):
+for _m in (scoring, pacing, schedulers, samplers, permutation, tracking, passes, registry,
+           _validation, _rng):
     _sys.modules[f"{__name__}.{_m.__name__.rsplit('.', 1)[1]}"] = _m
 del _m
 
@@ -44,5 +48,5 @@ __all__ = [
     "weighted_permutation", "weighted_draws",
     "CurriculumScheduler", "LearningBasedScheduler", "AntiCurriculumScheduler",
     "RandomPacingScheduler", "UniformScheduler",
-    "BalanceSampler", "shard", "OnlineScoreTracker",
+    "BalanceSampler", "shard", "OnlineScoreTracker", "score_dataset", "score_criteria",
 ]

@@ -145,8 +145,11 @@ def test_exact_per_sample_gradient_matches_batch_size_one_backward():
 
     run = build_run(tiny_config("bss-lb", information="gradient", gradient_mode="exact"))
     model, data = run.model, run.bundle.train
-    got = per_sample_grad_norms(model, data, 0.5, {"m0": 1.0, "m1": 2.0}, batch_size=4,
-                                device=torch.device("cpu"))
+    from mmbss.engine.loaders import eval_loader
+
+    loader = eval_loader(data, 8, num_workers=0, device=torch.device("cpu"), seed=0)
+    got = per_sample_grad_norms(model, loader, 0.5, {"m0": 1.0, "m1": 2.0},
+                                device=torch.device("cpu"), chunk=3)
     model.eval()
     for i in (0, 5, 11):
         b = data.batch(torch.tensor([i]))
@@ -277,7 +280,7 @@ def test_resume_repairs_best_checkpoint_after_a_kill_between_last_and_best(tmp_p
 
 def test_batches_cover_the_sequence_and_avoid_singletons():
     from mmbss import BalanceSampler, UniformScheduler
-    from mmbss.engine.trainer import _Batches
+    from mmbss.engine.loaders import Batches as _Batches
 
     for n in range(1, 30):
         for bs in range(1, 9):

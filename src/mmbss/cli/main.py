@@ -132,7 +132,7 @@ def _compare(args) -> int:
 
 
 def _score(args) -> int:
-    from ..engine.scorecmd import score_run
+    from ..engine.scores import score_run
 
     path = score_run(args.run, checkpoint=args.checkpoint, out=args.out, overwrite=args.overwrite)
     print(f"scores written to {path}")

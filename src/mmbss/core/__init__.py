@@ -6,6 +6,7 @@ keep their short paths (``mmbss.scoring`` is ``mmbss.core.scoring``).
 """
 
 from . import pacing, scoring
+from .passes import score_criteria, score_dataset
 from .permutation import weighted_draws, weighted_permutation
 from .samplers import BalanceSampler, shard
 from .schedulers import (
@@ -23,5 +24,5 @@ __all__ = [
     "weighted_permutation", "weighted_draws",
     "CurriculumScheduler", "LearningBasedScheduler", "AntiCurriculumScheduler",
     "RandomPacingScheduler", "UniformScheduler",
-    "BalanceSampler", "shard", "OnlineScoreTracker",
+    "BalanceSampler", "shard", "OnlineScoreTracker", "score_dataset", "score_criteria",
 ]

@@ -16,6 +16,7 @@ Example:
 """
 
 from .bundle import DATASETS, DataBundle, build_bundle, create_dataset, list_datasets
+from .collate import collate_samples
 from .corruption import CORRUPT_MODES, corrupt_samples
 from .mfeat import MFEAT_VIEWS, load_mfeat
 from .splits import check_fractions, fit_standardisation, numpy_rng, stratified_split
@@ -29,6 +30,7 @@ __all__ = [
     "MFEAT_VIEWS",
     "MultiModalTensorDataset",
     "build_bundle",
+    "collate_samples",
     "check_fractions",
     "corrupt_samples",
     "create_dataset",

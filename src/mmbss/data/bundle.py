@@ -10,27 +10,35 @@ from typing import Any
 
 import numpy as np
 import torch
+from torch.utils.data import Dataset
 
 from mmbss.core.registry import Registry
 
 from .splits import fit_standardisation, stratified_split
 from .tensors import MultiModalTensorDataset
 
-__all__ = ["DataBundle", "DATASETS", "create_dataset", "list_datasets", "build_bundle"]
+__all__ = ["DataBundle", "DATASETS", "create_dataset", "list_datasets", "build_bundle",
+           "factory_options", "load_factory"]
 
 log = logging.getLogger(__name__)
 
 DATASETS = Registry("dataset")
-"""Registry of dataset factories; each takes keyword options (always ``seed``, ``val_fraction``,
-``test_fraction``) and returns a :class:`DataBundle`."""
+"""Registry of dataset factories; each takes keyword options and returns a :class:`DataBundle`.
+A factory declares the split options it has (``seed``, ``val_fraction``, ``test_fraction``): a
+dataset with a fixed test split takes no ``test_fraction``."""
 
 
 @dataclass
 class DataBundle:
     """The three splits of one dataset plus what a model needs to know about it.
 
+    Any map-style ``torch.utils.data.Dataset`` whose items are the sample dicts
+    ``{"modalities": {name: Tensor}, "label": int, "index": int}`` (``index`` = the position in
+    its split) can be a split; a ``__getitems__(indices)`` returning the collated batch is a fast
+    path (see :class:`MultiModalTensorDataset`).
+
     Attributes:
-        train: training split, ``N_train`` samples.
+        train: training split, ``N_train`` samples (with the training transforms).
         val: validation split (model selection), ``N_val`` samples.
         test: test split (reported once), ``N_test`` samples.
         num_classes: number of classes C.
@@ -39,15 +47,27 @@ class DataBundle:
         info: dataset-specific extras, e.g. ``"corrupted"`` (BoolTensor ``[N_train]``) for
             ``mfeat-corrupt`` or ``"easy_mask"`` for ``synthetic``; always ``"name"``, ``"seed"``
             and ``"source_indices"`` (``{"train"|"val"|"test": LongTensor}`` row numbers in the
-            full dataset).
+            full dataset) for the built-in datasets.
+        train_eval: the training samples with the *evaluation* transforms, index for index
+            (the exact scoring pass reads it: SPEC §2 scores without augmentation); defaults to
+            ``train`` for datasets without augmentation.
     """
 
-    train: MultiModalTensorDataset
-    val: MultiModalTensorDataset
-    test: MultiModalTensorDataset
+    train: Dataset
+    val: Dataset
+    test: Dataset
     num_classes: int
     modality_shapes: dict[str, tuple[int, ...]]
     info: dict[str, Any] = field(default_factory=dict)
+    train_eval: Dataset | None = None
+
+    def __post_init__(self):
+        if self.train_eval is None:  # no augmentation: the training samples as they are
+            self.train_eval = self.train
+        if len(self.train_eval) != len(self.train):
+            raise ValueError(f"DataBundle: 'train_eval' must hold the training samples with the "
+                             f"evaluation transforms ({len(self.train)} samples); got "
+                             f"{len(self.train_eval)}.")
 
     @property
     def modalities(self) -> list[str]:
@@ -61,35 +81,102 @@ def list_datasets() -> list[str]:
 
 
 def create_dataset(name: str, **kwargs: Any) -> DataBundle:
-    """Build the dataset registered as ``name``.
+    """Build the dataset registered as ``name``, or a user's factory ``"module:function"`` /
+    ``"path/to/file.py:function"``.
 
     Args:
         name: a name from :func:`list_datasets`, e.g. ``"mfeat"``, ``"mfeat-corrupt"``,
-            ``"synthetic"``.
-        **kwargs: the factory's keyword options; every factory takes ``seed`` (split seed),
-            ``val_fraction`` (default 0.2) and ``test_fraction`` (default 0.2).
+            ``"synthetic"``; or ``"package.module:factory"`` / ``"path/file.py:factory"``: a
+            function called with ``**kwargs`` that returns a :class:`DataBundle`.
+        **kwargs: the factory's keyword options (the built-in ones take ``seed``,
+            ``val_fraction`` (default 0.2) and ``test_fraction`` (default 0.2)).
 
     Returns:
         A :class:`DataBundle`; the same name and options give identical splits and values.
 
     Raises:
-        ValueError: unknown dataset name (the message lists the valid ones and a close match) or
-            a bad option value.
-        TypeError: an option the dataset does not have, or an option of the wrong type.
+        ValueError: unknown dataset name (the message lists the valid ones and a close match), a
+            user factory that cannot be found, or a bad option value.
+        TypeError: an option the dataset does not have, an option of the wrong type, or a user
+            factory that returns something other than a :class:`DataBundle`.
 
     Example:
         >>> bundle = create_dataset("mfeat", views=("pix", "fou"), seed=0)
         >>> len(bundle.train), len(bundle.val), len(bundle.test), bundle.num_classes
         (1200, 400, 400, 10)
     """
-    factory = DATASETS.get(name)
+    user = _is_user_name(name) and name not in DATASETS
+    factory = load_factory(name) if user else DATASETS.get(name)
+    options = factory_options(factory)
+    unknown = sorted(set(kwargs) - set(options)) if options is not None else []
+    if unknown:
+        raise TypeError(f"dataset {name!r} has no option {unknown[0]!r}; valid options: "
+                        f"{', '.join(options)}.")
+    bundle = factory(**kwargs) if user else DATASETS.create(name, **kwargs)
+    if not isinstance(bundle, DataBundle):
+        raise TypeError(f"dataset factory {name!r} returned a {type(bundle).__name__}, not a "
+                        f"mmbss.data.DataBundle; return DataBundle(train=..., val=..., test=..., "
+                        f"num_classes=..., modality_shapes=...).")
+    return bundle
+
+
+def factory_options(factory: Callable) -> list[str] | None:
+    """The keyword options a dataset factory takes (None: any, it has ``**kwargs``)."""
     params = inspect.signature(factory).parameters
-    if not any(p.kind is p.VAR_KEYWORD for p in params.values()):
-        unknown = sorted(set(kwargs) - set(params))
-        if unknown:
-            raise TypeError(f"dataset {name!r} has no option {unknown[0]!r}; valid options: "
-                            f"{', '.join(params)}.")
-    return DATASETS.create(name, **kwargs)
+    if any(p.kind is p.VAR_KEYWORD for p in params.values()):
+        return None
+    return list(params)
+
+
+def _is_user_name(name: object) -> bool:
+    return isinstance(name, str) and ":" in name
+
+
+def load_factory(name: str) -> Callable:
+    """The function named by ``"package.module:function"`` or ``"path/to/file.py:function"``
+    (a relative path is taken from the current folder).
+
+    Raises:
+        ValueError: the file, module or function does not exist (the message shows the form).
+    """
+    import importlib
+    import importlib.util
+    import sys
+    import zlib
+    from pathlib import Path
+
+    target, _, func = name.rpartition(":")
+    form = "the form is 'package.module:function' or 'path/to/file.py:function'"
+    if not target or not func:
+        raise ValueError(f"data.name {name!r} names no function; {form}.")
+    if target.endswith(".py") or "/" in target or "\\" in target:
+        path = Path(target).expanduser().resolve()
+        if not path.is_file():
+            raise ValueError(f"data.name {name!r}: the file '{target}' does not exist; {form}.")
+        key = f"mmbss_user_data_{path.stem}_{zlib.crc32(str(path).encode()):08x}"
+        module = sys.modules.get(key)
+        if module is None:
+            spec = importlib.util.spec_from_file_location(key, path)
+            module = importlib.util.module_from_spec(spec)
+            sys.modules[key] = module  # DataLoader workers and pickling find its classes
+            try:
+                spec.loader.exec_module(module)
+            except BaseException:
+                del sys.modules[key]
+                raise
+    else:
+        try:
+            module = importlib.import_module(target)
+        except ModuleNotFoundError as e:
+            raise ValueError(f"data.name {name!r}: no module {e.name!r} can be imported; {form} "
+                             f"(is the package installed, or its folder on PYTHONPATH?).") from None
+    fn = getattr(module, func, None)
+    if not callable(fn):
+        found = sorted(k for k, v in vars(module).items() if inspect.isfunction(v)
+                       and not k.startswith("_") and v.__module__ == module.__name__)
+        raise ValueError(f"data.name {name!r}: {target!r} has no function {func!r}; its "
+                         f"functions: {', '.join(found) or 'none'}.")
+    return fn
 
 
 def build_bundle(views: Mapping[str, np.ndarray], labels: np.ndarray, *, name: str, seed: int,

@@ -24,7 +24,8 @@ __all__ = ["Config", "DataConfig", "ModelConfig", "OptimConfig", "TrainConfig", 
            "CompareConfig", "load_config", "apply_overrides", "changes_since", "config_to_dict",
            "config_from_dict", "diff_configs", "resume_changes", "RESUMABLE_KEYS", "ConfigError"]
 
-RESUMABLE_KEYS = ("optim.lr", "train.epochs", "train.eval_batch_size", "train.export_scores")
+RESUMABLE_KEYS = ("optim.lr", "train.epochs", "train.eval_batch_size", "train.export_scores",
+                  "train.num_workers")
 """Config keys that ``--resume`` may change (recorded in ``resume_changes.jsonl``): a new
 ``optim.lr`` rescales the learning-rate schedule from the resumed epoch on; a larger
 ``train.epochs`` extends a run (not with ``optim.schedule: cosine``, whose length it sets)."""
@@ -36,11 +37,14 @@ class ConfigError(ValueError):
 
 @dataclass
 class DataConfig:
-    """Which dataset and split. ``options`` go to the dataset factory (e.g. ``views``)."""
+    """Which dataset and split. ``name``: a registered dataset or a factory
+    ``"package.module:function"`` / ``"path/to/file.py:function"``; ``options`` go to the
+    factory (e.g. ``views``); ``val_fraction`` / ``test_fraction``: None = the dataset's default
+    (only for datasets that carve that split)."""
     name: str = "mfeat"
     split_seed: int = 0
-    val_fraction: float = 0.2
-    test_fraction: float = 0.2
+    val_fraction: float | None = None
+    test_fraction: float | None = None
     options: dict = field(default_factory=dict)
 
 
@@ -71,6 +75,7 @@ class TrainConfig:
     epochs: int = 30
     batch_size: int = 32
     eval_batch_size: int = 1024
+    num_workers: int = 0
     seed: int = 0
     fused_weight: float = 1.0
     unimodal_weight: float = 1.0

@@ -1,4 +1,8 @@
-"""Eval-mode passes over a dataset: collect logits (and features) and compute split metrics."""
+"""Eval-mode passes of the trainer: split metrics and the exact scoring pass (over DataLoaders).
+
+The passes themselves are the core's (:mod:`mmbss.core.passes`); this module adds the split
+metrics and the exact per-sample gradient criterion.
+"""
 
 from __future__ import annotations
 
@@ -7,6 +11,7 @@ from dataclasses import dataclass
 import torch
 import torch.nn.functional as F
 
+from ..core import passes
 from ..methods.base import weighted_loss
 from .metrics import evaluate_outputs
 
@@ -24,30 +29,15 @@ class Outputs:
     head_inputs: dict | None = None
 
 
-@torch.no_grad()
-def collect_outputs(model: torch.nn.Module, dataset, batch_size: int, device: torch.device,
+def collect_outputs(model: torch.nn.Module, loader, device: torch.device,
                     keep_features: bool = False) -> Outputs:
-    """Run ``model`` in eval mode over ``dataset`` in index order (mode restored afterwards)."""
-    was_training = model.training
-    model.eval()
-    parts: dict[str, list] = {"fused": [], "labels": []}
-    try:
-        for start in range(0, len(dataset), batch_size):
-            batch = dataset.batch(torch.arange(start, min(start + batch_size, len(dataset))))
-            out = model({k: v.to(device) for k, v in batch["modalities"].items()})
-            parts["fused"].append(out.fused.cpu())
-            parts["labels"].append(batch["label"])
-            groups = [("u", out.unimodal)] + ([("f", out.features), ("h", out.head_inputs)]
-                                               if keep_features else [])
-            for tag, d in groups:
-                for k, v in d.items():
-                    parts.setdefault(f"{tag}:{k}", []).append(v.cpu())
-    finally:
-        model.train(was_training)
-    cat = {k: torch.cat(v) for k, v in parts.items()}
-    pick = lambda tag: {k[2:]: v for k, v in cat.items() if k.startswith(tag + ":")}  # noqa: E731
-    return Outputs(cat["fused"], pick("u"), cat["labels"],
-                   pick("f") if keep_features else None, pick("h") if keep_features else None)
+    """Every sample's outputs from one eval-mode pass over ``loader`` (placed by index); the
+    loader must cover its dataset."""
+    out = passes.collect_outputs(model, loader, device=device, keep_features=keep_features)
+    if not bool(out["seen"].all()):
+        raise ValueError(f"the evaluation loader yielded {int(out['seen'].sum())} of "
+                         f"{out['seen'].numel()} samples; every sample must be evaluated.")
+    return Outputs(out["fused"], out["unimodal"], out["labels"], out["features"], out["head_inputs"])
 
 
 def split_metrics(outputs: Outputs, method, model, predict: str, num_classes: int) -> dict:
@@ -58,32 +48,35 @@ def split_metrics(outputs: Outputs, method, model, predict: str, num_classes: in
     return {"loss": float(loss.mean()), **metrics}
 
 
-def exact_criteria(model: torch.nn.Module, dataset, scorer, batch_size: int, device: torch.device,
+def exact_criteria(model: torch.nn.Module, loader, scorer, device: torch.device,
                    gradient_mode: str = "heads") -> dict:
-    """Raw criteria of every sample of ``dataset`` from one eval-mode pass (SPEC §2).
+    """Raw criteria of every sample of ``loader``'s dataset from one eval-mode pass (SPEC §2).
 
     With ``scorer.information == "gradient"`` and ``gradient_mode == "exact"`` the closed form at the
     heads is replaced by the exact per-sample gradient norm over all parameters
     (:func:`per_sample_grad_norms`).
     """
-    outputs = collect_outputs(model, dataset, batch_size, device, keep_features=True)
-    criteria = scorer.criteria(outputs.fused, outputs.unimodal, outputs.labels,
-                               features=outputs.features, head_inputs=outputs.head_inputs)
+    criteria, seen = passes.score_criteria(model, loader, scorer, device=device)
+    if not bool(seen.all()):
+        raise ValueError(f"the scoring loader yielded {int(seen.sum())} of {seen.numel()} samples.")
     if scorer.information == "gradient" and gradient_mode == "exact":
         criteria["gradient"] = per_sample_grad_norms(
-            model, dataset, scorer.weight("fused"), {m: scorer.weight(m) for m in outputs.unimodal},
-            batch_size=min(batch_size, 64), device=device)
+            model, loader, scorer.weight("fused"),
+            {m: scorer.weight(m) for m in model.encoders}, device=device)
     return criteria
 
 
-def per_sample_grad_norms(model: torch.nn.Module, dataset, fused_weight: float,
-                          unimodal_weights: dict, batch_size: int, device: torch.device) -> torch.Tensor:
-    """Exact per-sample norm of the gradient of the training loss over all parameters, Tensor[N].
+def per_sample_grad_norms(model: torch.nn.Module, loader, fused_weight: float,
+                          unimodal_weights: dict, device: torch.device,
+                          chunk: int = 64) -> torch.Tensor:
+    """Exact per-sample norm of the gradient of the training loss over all parameters, Tensor[N]
+    (placed by each batch's ``index``).
 
     The loss of sample i is ``w_f CE(z_f) + sum_m w_m CE(z_m)``; the model is in eval mode (BatchNorm
     uses its running statistics), and ``torch.func.vmap(grad(...))`` gives one gradient per sample
-    without a batch-size-1 loop. Memory grows as batch_size x number of parameters: meant for small
-    models (the reference computes this with a batch-size-1 backward pass, which is very slow).
+    without a batch-size-1 loop, ``chunk`` samples at a time. Memory grows as chunk x number of
+    parameters: meant for small models (the reference computes this with a batch-size-1 backward
+    pass, which is very slow).
     """
     from torch.func import functional_call, grad, vmap
 
@@ -99,15 +92,17 @@ def per_sample_grad_norms(model: torch.nn.Module, dataset, fused_weight: float,
         return loss
 
     per_sample = vmap(grad(loss_of_one), in_dims=(None, 0, 0))
-    was_training, norms = model.training, []
+    norms = torch.zeros(len(loader.dataset))
+    was_training = model.training
     model.eval()
     try:
-        for start in range(0, len(dataset), batch_size):
-            batch = dataset.batch(torch.arange(start, min(start + batch_size, len(dataset))))
-            g = per_sample(params, {k: v.to(device) for k, v in batch["modalities"].items()},
-                           batch["label"].to(device))
-            sq = sum(t.reshape(t.shape[0], -1).pow(2).sum(1) for t in g.values())
-            norms.append(sq.sqrt().cpu())
+        for batch in loader:
+            for start in range(0, len(batch["index"]), chunk):
+                part = slice(start, start + chunk)
+                g = per_sample(params, {k: v[part].to(device) for k, v in batch["modalities"].items()},
+                               batch["label"][part].to(device))
+                sq = sum(t.reshape(t.shape[0], -1).pow(2).sum(1) for t in g.values())
+                norms[batch["index"][part]] = sq.sqrt().cpu()
     finally:
         model.train(was_training)
-    return torch.cat(norms)
+    return norms

@@ -19,7 +19,6 @@ from dataclasses import dataclass
 from pathlib import Path
 
 import torch
-from torch.utils.data import DataLoader, Sampler
 
 from ..core._rng import mix_seed
 from ..core._validation import check_choice, check_float, check_int
@@ -37,7 +36,7 @@ from .checkpoint import (
 )
 from .config import Config, ConfigError, config_to_dict, resume_changes
 from .evaluation import collect_outputs, exact_criteria, split_metrics
-from .export import write_scores
+from .loaders import Batches, eval_loader, train_loader
 from .rundir import (
     RunExistsError,
     append_jsonl,
@@ -47,6 +46,7 @@ from .rundir import (
     truncate_jsonl,
     write_text_atomic,
 )
+from .scores import write_scores
 
 __all__ = ["train", "TrainingDiverged", "RunExistsError", "build_run"]
 
@@ -68,9 +68,10 @@ class Run:
     method: object
     scheduler: object
     sampler: BalanceSampler
-    loader: DataLoader
+    loaders: dict  # "train" (the BSS order), "train_eval" (scoring), "val", "test"
     tracker: OnlineScoreTracker | None
     device: torch.device
+    labels: torch.Tensor | None = None  # of the training samples, read when first needed
 
 
 def train(cfg: Config, out_dir: str | Path, *, resume: bool = False, overwrite: bool = False,
@@ -110,8 +111,8 @@ def train(cfg: Config, out_dir: str | Path, *, resume: bool = False, overwrite: 
         t1 = time.perf_counter()
         train_stats, step = _train_epoch(run, epoch, step, out, quiet)
         t2 = time.perf_counter()
-        val = _evaluate(run, run.bundle.val)
-        test = _evaluate(run, run.bundle.test)
+        val = _evaluate(run, "val")
+        test = _evaluate(run, "test")
         t3 = time.perf_counter()
         _check_finite(run, epoch, step, out, val, test)
         record = {"epoch": epoch, "lr": run.optimizer.param_groups[0]["lr"],
@@ -137,24 +138,15 @@ def train(cfg: Config, out_dir: str | Path, *, resume: bool = False, overwrite: 
 
 
 def build_run(cfg: Config) -> Run:
-    """Build data, model, optimiser, LR schedule, method, scheduler, sampler and loader from ``cfg``."""
-    from ..data import create_dataset, identity_collate
+    """Build data, model, optimiser, LR schedule, method, scheduler, sampler and loaders from ``cfg``."""
     from ..methods import create_method
     from ..models import build_model
 
     t = cfg.train
     _check_train(t)
-    check_int("data", "split_seed", cfg.data.split_seed, low=0)
-    reserved = sorted({"seed", "val_fraction", "test_fraction"} & set(cfg.data.options))
-    if reserved:
-        raise ValueError(f"data.options: {', '.join(map(repr, reserved))} "
-                         f"{'is' if len(reserved) == 1 else 'are'} set by data.split_seed, "
-                         f"data.val_fraction and data.test_fraction; remove "
-                         f"{'it' if len(reserved) == 1 else 'them'} from data.options.")
     device = torch.device("cuda" if t.device == "auto" and torch.cuda.is_available()
                           else ("cpu" if t.device == "auto" else t.device))
-    bundle = create_dataset(cfg.data.name, seed=cfg.data.split_seed, val_fraction=cfg.data.val_fraction,
-                            test_fraction=cfg.data.test_fraction, **cfg.data.options)
+    bundle = build_data(cfg)
     torch.manual_seed(mix_seed(t.seed, "init"))
     model = build_model(bundle.modality_shapes, bundle.num_classes, encoder=cfg.model.encoder,
                         fusion=cfg.model.fusion, encoder_kw=cfg.model.encoder_kw,
@@ -171,31 +163,44 @@ def build_run(cfg: Config) -> Run:
                          f"warm-up{' and never scores' if method.scorer is not None else ''}; "
                          f"lower method.warmup_epochs or raise train.epochs.")
     sampler = BalanceSampler(scheduler, num_replicas=1, rank=0)
-    loader = DataLoader(bundle.train, batch_sampler=_Batches(sampler, t.batch_size),
-                        collate_fn=identity_collate)
+    io = {"num_workers": t.num_workers, "device": device, "seed": t.seed}
+    loaders = {"train": train_loader(bundle.train, Batches(sampler, t.batch_size), **io),
+               **{split: eval_loader(getattr(bundle, split), t.eval_batch_size, **io)
+                  for split in ("train_eval", "val", "test")}}
     tracker = OnlineScoreTracker(n) if method.scorer is not None and method.scoring == "online" else None
-    return Run(cfg, bundle, model, optimizer, lr_schedule, method, scheduler, sampler, loader,
+    return Run(cfg, bundle, model, optimizer, lr_schedule, method, scheduler, sampler, loaders,
                tracker, device)
 
 
-class _Batches(Sampler):
-    """Batches of ``batch_size`` indices from ``sampler``; a last batch of a single sample joins
-    the batch before it (BatchNorm cannot train on one sample, and dropping it would lose data)."""
+def build_data(cfg: Config):
+    """The :class:`mmbss.data.DataBundle` of ``cfg.data``: the dataset's own options plus the
+    split options it declares (``seed`` from ``split_seed``; ``val_fraction`` /
+    ``test_fraction`` when set, else the dataset's defaults)."""
+    from ..data import create_dataset
+    from ..data.bundle import DATASETS, factory_options, load_factory
 
-    def __init__(self, sampler: BalanceSampler, batch_size: int):
-        self.sampler, self.batch_size = sampler, batch_size
-
-    def __len__(self) -> int:
-        full, rest = divmod(len(self.sampler), self.batch_size)
-        return full + (rest > 1 or (rest == 1 and full == 0))
-
-    def __iter__(self):
-        items = list(self.sampler)
-        batches = [items[i:i + self.batch_size] for i in range(0, len(items), self.batch_size)]
-        if self.batch_size > 1 and len(batches) > 1 and len(batches[-1]) == 1:
-            single = batches.pop()
-            batches[-1] = batches[-1] + single
-        return iter(batches)
+    d = cfg.data
+    check_int("data", "split_seed", d.split_seed, low=0)
+    reserved = sorted({"seed", "val_fraction", "test_fraction"} & set(d.options))
+    if reserved:
+        raise ValueError(f"data.options: {', '.join(map(repr, reserved))} "
+                         f"{'is' if len(reserved) == 1 else 'are'} set by data.split_seed, "
+                         f"data.val_fraction and data.test_fraction; remove "
+                         f"{'it' if len(reserved) == 1 else 'them'} from data.options.")
+    factory = DATASETS.get(d.name) if d.name in DATASETS or ":" not in str(d.name) else \
+        load_factory(d.name)
+    accepted = factory_options(factory)
+    split = {}
+    for key, value, default in (("seed", d.split_seed, 0), ("val_fraction", d.val_fraction, None),
+                                ("test_fraction", d.test_fraction, None)):
+        if accepted is None or key in accepted:
+            if value is not None:
+                split[key] = value
+        elif value != default:
+            name = "split_seed" if key == "seed" else key
+            raise ValueError(f"data.{name}: dataset {d.name!r} has no option {key!r} (its "
+                             f"splits are fixed); remove data.{name} from the config.")
+    return create_dataset(d.name, **split, **d.options)
 
 
 def _check_feature_dims(method, model) -> None:
@@ -231,6 +236,7 @@ def _check_train(t) -> None:
     check_choice("train", "select_metric", t.select_metric, ("acc", "macro_f1", "map"))
     for name in ("epochs", "batch_size", "eval_batch_size"):
         check_int("train", name, getattr(t, name), low=1)
+    check_int("train", "num_workers", t.num_workers, low=0)
     check_int("train", "seed", t.seed, low=0)
     check_float("train", "fused_weight", t.fused_weight, low=0.0)
     check_float("train", "unimodal_weight", t.unimodal_weight, low=0.0)
@@ -278,54 +284,101 @@ def _rescore(run: Run, epoch: int, out: Path) -> bool:
     if run.tracker is not None and bool(run.tracker.seen.any()):
         criteria, seen = run.tracker.criteria(), run.tracker.seen.clone()
     else:  # exact pass (also the first scoring of online mode, when nothing was seen yet)
-        criteria = exact_criteria(run.model, run.bundle.train, scorer, run.cfg.train.eval_batch_size,
-                                  run.device, run.cfg.method.gradient_mode)
+        criteria = exact_criteria(run.model, run.loaders["train_eval"], scorer, run.device,
+                                  run.cfg.method.gradient_mode)
         seen = torch.ones(len(run.bundle.train), dtype=torch.bool)
         if run.tracker is not None:  # later online scores start from these values (SPEC §5)
             run.tracker.record(torch.arange(len(seen)), criteria)
     d = scorer.combine(criteria)
     run.scheduler.update(d)
     if run.cfg.train.export_scores:
-        write_scores(out / "scores" / f"epoch_{epoch:03d}.csv", run.bundle, criteria, d, seen)
+        write_scores(out / "scores" / f"epoch_{epoch:03d}.csv", train_labels(run), criteria, d,
+                     seen, run.bundle.info.get("corrupted"))
     return True
 
 
+SYNC_EVERY = 50
+"""Steps between host syncs in the training loop (progress bar, divergence check)."""
+
+
+def train_labels(run: Run) -> torch.Tensor:
+    """Labels of the training samples, LongTensor[N] (the dataset's ``labels`` when it has them,
+    else read once through the scoring loader and kept)."""
+    if run.labels is None:
+        labels = getattr(run.bundle.train_eval, "labels", None)
+        if labels is None:
+            labels = torch.zeros(len(run.bundle.train_eval), dtype=torch.int64)
+            for batch in run.loaders["train_eval"]:
+                labels[batch["index"]] = batch["label"]
+        run.labels = torch.as_tensor(labels)
+    return run.labels
+
+
 def _train_epoch(run: Run, epoch: int, step: int, out: Path, quiet: bool) -> tuple[dict, int]:
-    """One pass over this epoch's sequence; raises TrainingDiverged on a NaN/inf loss."""
+    """One pass over this epoch's sequence; raises TrainingDiverged on a NaN/inf loss.
+
+    The loop syncs with the device only every :data:`SYNC_EVERY` steps and at the end (no
+    ``.item()`` per step); a non-finite loss found then stops the run before anything of the
+    epoch is saved, naming its first bad step.
+    """
     from tqdm.auto import tqdm
 
-    model, method = run.model, run.method
+    model, method, loader = run.model, run.method, run.loaders["train"]
     method.on_epoch_start(epoch)
     model.train()
-    total_loss, correct, seen = 0.0, 0, 0
-    bar = tqdm(run.loader, desc=f"epoch {epoch}", leave=False,
-               disable=quiet or not sys.stderr.isatty())
+    totals = torch.zeros(3, dtype=torch.float64, device=run.device)  # loss sum, correct, samples
+    first_bad = torch.full((2,), -1.0, dtype=torch.float64, device=run.device)  # step, loss
+    bar = tqdm(loader, desc=f"epoch {epoch}", leave=False, disable=quiet or not sys.stderr.isatty())
+    steps = 0
     for i, batch in enumerate(bar):
-        x = {k: v.to(run.device) for k, v in batch["modalities"].items()}
-        y = batch["label"].to(run.device)
+        x, y = _inputs(run, batch, "train")
         out_ = model(x)
-        loss_vec = method.loss(model, out_, y)
-        loss = loss_vec.mean()
-        if not torch.isfinite(loss):
-            raise TrainingDiverged(
-                f"the loss became {loss.item()} at epoch {epoch}, step {i} (global step {step}); "
-                f"training stopped and {_kept(out)} (lower optim.lr or check the data).")
+        loss = method.loss(model, out_, y).mean()
+        bad = ~torch.isfinite(loss) & (first_bad[0] < 0)
+        first_bad = torch.where(bad, torch.stack([first_bad.new_tensor(i), loss.detach().double()]),
+                                first_bad)
         run.optimizer.zero_grad(set_to_none=True)
         loss.backward()
         method.after_backward(model, out_, y)  # gradient policies act here
         run.optimizer.step()
-        step += 1
+        step, steps = step + 1, steps + 1
         if run.tracker is not None:
             run.tracker.record(batch["index"], method.scorer.criteria(
                 out_.fused.detach(), {k: v.detach() for k, v in out_.unimodal.items()}, y,
                 features={k: v.detach() for k, v in out_.features.items()},
                 head_inputs={k: v.detach() for k, v in out_.head_inputs.items()}))
-        total_loss += loss.item() * y.numel()
-        correct += int((_predict(run, out_) == y).sum())
-        seen += y.numel()
-        bar.set_postfix(loss=f"{total_loss / seen:.3f}", acc=f"{correct / seen:.3f}")
-    return {"loss": total_loss / max(seen, 1), "acc": correct / max(seen, 1), "samples": seen,
-            "steps": len(run.loader)}, step
+        totals += torch.stack([loss.detach().double() * y.numel(),
+                               (_predict(run, out_) == y).sum().double(),
+                               totals.new_tensor(y.numel())])
+        if steps % SYNC_EVERY == 0:
+            _check_loss(first_bad, epoch, step - steps, out)
+            bar.set_postfix(loss=f"{float(totals[0] / totals[2]):.3f}",
+                            acc=f"{float(totals[1] / totals[2]):.3f}")
+    _check_loss(first_bad, epoch, step - steps, out)
+    loss_sum, correct, seen = totals.tolist()
+    return {"loss": loss_sum / max(seen, 1), "acc": correct / max(seen, 1), "samples": int(seen),
+            "steps": steps}, step
+
+
+def _check_loss(first_bad: torch.Tensor, epoch: int, epoch_start_step: int, out: Path) -> None:
+    i, value = first_bad.tolist()
+    if i >= 0:
+        raise TrainingDiverged(
+            f"the loss became {value} at epoch {epoch}, step {int(i)} (global step "
+            f"{epoch_start_step + int(i)}); training stopped and {_kept(out)} (lower optim.lr or "
+            f"check the data).")
+
+
+def _inputs(run: Run, batch: dict, split: str) -> tuple[dict, torch.Tensor]:
+    """The batch's modalities and labels on the run's device; a modality set that differs from
+    the dataset's ``modality_shapes`` is an error naming both."""
+    mods = batch["modalities"]
+    if mods.keys() != run.bundle.modality_shapes.keys():
+        raise ValueError(f"a {split} batch has the modalities {sorted(mods)}, but the dataset "
+                         f"declares {sorted(run.bundle.modality_shapes)} (DataBundle."
+                         f"modality_shapes); every sample must hold exactly those.")
+    return ({k: v.to(run.device, non_blocking=True) for k, v in mods.items()},
+            batch["label"].to(run.device, non_blocking=True))
 
 
 def _predict(run: Run, out) -> torch.Tensor:
@@ -336,8 +389,8 @@ def _predict(run: Run, out) -> torch.Tensor:
                              rule).argmax(1)
 
 
-def _evaluate(run: Run, dataset) -> dict:
-    outputs = collect_outputs(run.model, dataset, run.cfg.train.eval_batch_size, run.device)
+def _evaluate(run: Run, split: str) -> dict:
+    outputs = collect_outputs(run.model, run.loaders[split], run.device)
     return split_metrics(outputs, run.method, run.model, run.cfg.train.predict, run.bundle.num_classes)
 
 

@@ -1,19 +1,45 @@
-"""``mmbss score``: per-sample balance scores of a trained run's checkpoint."""
+"""Per-sample balance scores on disk: the per-epoch export of a run (``scores/epoch_XXX.csv``) and
+``mmbss score`` (the scores of a trained run's checkpoint)."""
 
 from __future__ import annotations
 
+import csv
+import os
 from pathlib import Path
 
 import torch
 
-from ..methods import make_scorer
-from .checkpoint import load_checkpoint
-from .config import load_config
-from .evaluation import exact_criteria
-from .export import write_scores
-from .trainer import build_run
+from .rundir import write_error
 
-__all__ = ["score_run"]
+__all__ = ["write_scores", "score_run"]
+
+
+def write_scores(path: Path, labels: torch.Tensor, criteria: dict, d: torch.Tensor,
+                 seen: torch.Tensor, corrupted: torch.Tensor | None = None) -> None:
+    """Write one row per training sample: index, label, each raw criterion, d, seen[, corrupted].
+
+    ``corrupted`` is added when the dataset knows which samples it corrupted (``mfeat-corrupt``).
+    """
+    path.parent.mkdir(parents=True, exist_ok=True)
+    names = sorted(criteria)
+    header = ["index", "label", *names, "d", "seen"] + (["corrupted"] if corrupted is not None else [])
+    cols = [torch.arange(len(d)).tolist(), labels.tolist(),
+            *[criteria[k].double().tolist() for k in names], d.double().tolist(),
+            seen.int().tolist()] + ([corrupted.int().tolist()] if corrupted is not None else [])
+    if path.is_dir():
+        raise IsADirectoryError(f"'{path}' is a folder; give a CSV file name.")
+    tmp = path.with_name(f".{path.name}.tmp")
+    try:
+        with open(tmp, "w", newline="") as f:
+            w = csv.writer(f)
+            w.writerow(header)
+            for row in zip(*cols, strict=True):
+                w.writerow([f"{v:.6g}" if isinstance(v, float) else v for v in row])
+        os.replace(tmp, path)
+    except OSError as e:
+        raise write_error(path, e) from None
+    finally:
+        tmp.unlink(missing_ok=True)
 
 
 def score_run(run_dir: str | Path, *, checkpoint: str = "best", out: str | Path | None = None,
@@ -28,6 +54,12 @@ def score_run(run_dir: str | Path, *, checkpoint: str = "best", out: str | Path 
     Returns:
         The CSV path (columns: index, label, criteria, d, seen[, corrupted]).
     """
+    from ..methods import make_scorer
+    from .checkpoint import load_checkpoint
+    from .config import load_config
+    from .evaluation import exact_criteria
+    from .trainer import build_run
+
     run_dir = Path(run_dir)
     cfg_file = run_dir / "config.yaml"
     if not cfg_file.is_file():
@@ -57,8 +89,11 @@ def score_run(run_dir: str | Path, *, checkpoint: str = "best", out: str | Path 
         raise ValueError(f"checkpoint '{ckpt}' does not fit the model of '{cfg_file}' (was it "
                          f"written by another run?): {lines[0] if lines else e}") from None
     scorer = make_scorer(cfg)  # also for methods that do not score while training
-    criteria = exact_criteria(run.model, run.bundle.train, scorer, cfg.train.eval_batch_size,
-                              run.device, cfg.method.gradient_mode)
-    write_scores(path, run.bundle, criteria, scorer.combine(criteria),
-                 torch.ones(len(run.bundle.train), dtype=torch.bool))
+    criteria = exact_criteria(run.model, run.loaders["train_eval"], scorer, run.device,
+                              cfg.method.gradient_mode)
+    from .trainer import train_labels
+
+    write_scores(path, train_labels(run), criteria, scorer.combine(criteria),
+                 torch.ones(len(run.bundle.train), dtype=torch.bool),
+                 run.bundle.info.get("corrupted"))
     return path
