@@ -11,8 +11,8 @@ import torch.nn as nn
 import torch.nn.functional as F
 from torch.utils.data import DataLoader
 
-from mmbss import BalanceSampler, BalanceScorer, LearningBasedScheduler
-from mmbss.data import create_dataset, identity_collate
+from mmbss import BalanceSampler, BalanceScorer, LearningBasedScheduler, score_dataset
+from mmbss.data import collate_samples, create_dataset
 
 
 class TwoViewNet(nn.Module):
@@ -39,16 +39,12 @@ def main(epochs: int = 5) -> float:
     scorer = BalanceScorer(correlation="prediction", information="loss")   # the paper's S + L
     sched = LearningBasedScheduler(num_samples=len(train), eps=0.01, seed=0)
     sampler = BalanceSampler(sched)
-    loader = DataLoader(train, batch_size=32, sampler=sampler, collate_fn=identity_collate)
+    loader = DataLoader(train, batch_size=32, sampler=sampler, collate_fn=collate_samples)
+    scoring = DataLoader(data.train_eval, batch_size=512, collate_fn=collate_samples)  # no augmentation
     for epoch in range(epochs):
         sampler.set_epoch(epoch)
-        if sched.wants_scores(epoch):
-            model.eval()
-            with torch.no_grad():
-                everything = train.batch(torch.arange(len(train)))
-                fused, unimodal = model(everything["modalities"])
-            sched.update(scorer.score(fused, unimodal, everything["label"]))
-            model.train()
+        if sched.wants_scores(epoch):                   # eval mode, no autograd, mode restored
+            sched.update(score_dataset(model, scoring, scorer))              # d in [0, 2]
         for batch in loader:
             fused, unimodal = model(batch["modalities"])
             y = batch["label"]
@@ -58,7 +54,7 @@ def main(epochs: int = 5) -> float:
             opt.step()
     model.eval()
     with torch.no_grad():
-        batch = test.batch(torch.arange(len(test)))
+        batch = next(iter(DataLoader(test, batch_size=len(test), collate_fn=collate_samples)))
         fused, unimodal = model(batch["modalities"])
         acc = float(((fused + sum(unimodal.values())).argmax(1) == batch["label"]).float().mean())
     print(f"test accuracy after {epochs} epochs: {acc:.4f}")

@@ -9,3 +9,13 @@ ROOT = Path(__file__).resolve().parents[1]
 def test_own_loop_example_learns():
     ns = runpy.run_path(str(ROOT / "examples" / "own_loop.py"))
     assert ns["main"](3) > 0.85
+
+
+def test_readme_excerpt_is_the_example_code():
+    readme = (ROOT / "README.md").read_text()
+    block = readme.split("```python\n", 1)[1].split("```", 1)[0]
+    example = (ROOT / "examples" / "own_loop.py").read_text()
+    lines = [ln.split("#")[0].strip() for ln in block.splitlines()]
+    assert len(lines) > 5
+    for line in filter(None, lines):
+        assert line in example, line

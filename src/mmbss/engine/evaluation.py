@@ -49,21 +49,22 @@ def split_metrics(outputs: Outputs, method, model, predict: str, num_classes: in
 
 
 def exact_criteria(model: torch.nn.Module, loader, scorer, device: torch.device,
-                   gradient_mode: str = "heads") -> dict:
-    """Raw criteria of every sample of ``loader``'s dataset from one eval-mode pass (SPEC §2).
+                   gradient_mode: str = "heads") -> tuple[dict, torch.Tensor]:
+    """Raw criteria of every sample of ``loader``'s dataset from one eval-mode pass (SPEC §2),
+    and the samples' labels, LongTensor[N].
 
     With ``scorer.information == "gradient"`` and ``gradient_mode == "exact"`` the closed form at the
     heads is replaced by the exact per-sample gradient norm over all parameters
     (:func:`per_sample_grad_norms`).
     """
-    criteria, seen = passes.score_criteria(model, loader, scorer, device=device)
-    if not bool(seen.all()):
-        raise ValueError(f"the scoring loader yielded {int(seen.sum())} of {seen.numel()} samples.")
+    out = collect_outputs(model, loader, device, keep_features=True)
+    criteria = scorer.criteria(out.fused, out.unimodal, out.labels, features=out.features,
+                               head_inputs=out.head_inputs)
     if scorer.information == "gradient" and gradient_mode == "exact":
         criteria["gradient"] = per_sample_grad_norms(
             model, loader, scorer.weight("fused"),
             {m: scorer.weight(m) for m in model.encoders}, device=device)
-    return criteria
+    return criteria, out.labels
 
 
 def per_sample_grad_norms(model: torch.nn.Module, loader, fused_weight: float,

@@ -89,11 +89,9 @@ def score_run(run_dir: str | Path, *, checkpoint: str = "best", out: str | Path 
         raise ValueError(f"checkpoint '{ckpt}' does not fit the model of '{cfg_file}' (was it "
                          f"written by another run?): {lines[0] if lines else e}") from None
     scorer = make_scorer(cfg)  # also for methods that do not score while training
-    criteria = exact_criteria(run.model, run.loaders["train_eval"], scorer, run.device,
-                              cfg.method.gradient_mode)
-    from .trainer import train_labels
-
-    write_scores(path, train_labels(run), criteria, scorer.combine(criteria),
+    criteria, labels = exact_criteria(run.model, run.loaders["train_eval"], scorer, run.device,
+                                      cfg.method.gradient_mode)
+    write_scores(path, labels, criteria, scorer.combine(criteria),
                  torch.ones(len(run.bundle.train), dtype=torch.bool),
                  run.bundle.info.get("corrupted"))
     return path

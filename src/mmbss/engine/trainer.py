@@ -284,8 +284,8 @@ def _rescore(run: Run, epoch: int, out: Path) -> bool:
     if run.tracker is not None and bool(run.tracker.seen.any()):
         criteria, seen = run.tracker.criteria(), run.tracker.seen.clone()
     else:  # exact pass (also the first scoring of online mode, when nothing was seen yet)
-        criteria = exact_criteria(run.model, run.loaders["train_eval"], scorer, run.device,
-                                  run.cfg.method.gradient_mode)
+        criteria, run.labels = exact_criteria(run.model, run.loaders["train_eval"], scorer,
+                                              run.device, run.cfg.method.gradient_mode)
         seen = torch.ones(len(run.bundle.train), dtype=torch.bool)
         if run.tracker is not None:  # later online scores start from these values (SPEC §5)
             run.tracker.record(torch.arange(len(seen)), criteria)
