@@ -42,23 +42,32 @@ from mmbss import (
     OnlineScoreTracker,
     minmax,
     pacing,
+    score_dataset,
+    shard,
     weighted_draws,
     weighted_permutation,
 )
 from mmbss.cli.main import main
+from mmbss.core.registry import Registry
 from mmbss.data import (
+    DataBundle,
     MultiModalTensorDataset,
+    collate_samples,
     corrupt_samples,
     create_dataset,
     stratified_split,
 )
 from mmbss.engine.checkpoint import load_checkpoint
-from mmbss.engine.config import Config, apply_overrides, config_from_dict, config_to_dict
+from mmbss.engine.config import (
+    Config,
+    apply_overrides,
+    config_from_dict,
+    config_to_dict,
+    load_config,
+)
 from mmbss.engine.trainer import build_run, train
 from mmbss.models import MultiModalNet, build_model, create_encoder, create_fusion
 from mmbss.models.encoders import MLPEncoder
-from mmbss.registry import Registry
-from mmbss.samplers import shard
 
 from .conftest import tiny_config
 
@@ -273,6 +282,27 @@ def cfg_with(**sections) -> Config:
     return cfg
 
 
+class _TwoHeads(nn.Module):
+    """A model returning (fused, {modality: logits}) for score_dataset rows."""
+
+    def forward(self, x):
+        z = torch.zeros(len(next(iter(x.values()))), 3)
+        return z, {"a": z, "b": z}
+
+
+class _OneTensor(nn.Module):
+    """A model returning a single tensor (not the SPEC §1 outputs)."""
+
+    def forward(self, x):
+        return x["a"]
+
+
+def _batch(index: list[int]) -> dict:
+    n = len(index)
+    return {"modalities": {"a": torch.zeros(n, 2)}, "label": torch.zeros(n, dtype=torch.long),
+            "index": torch.tensor(index)}
+
+
 def registry_twice() -> None:
     r = Registry("colour")
     r.register("red")(lambda: "red")
@@ -360,7 +390,9 @@ CASES: list[Case] = [
         r"config file '.*bad\.yaml' is not valid YAML: while parsing a flow sequence",
         setup=write("bad.yaml", "train: [1\n")),
     cli("config-yaml-list", "config", "config file holding a list", ("train", "--config",
-        "{tmp}/list.yaml"), L("mmbss: error: a config must be a mapping of sections; got list."),
+        "{tmp}/list.yaml"),
+        r"mmbss: error: config file '.*list\.yaml': a config must be a mapping of sections; got "
+        r"list\.",
         setup=write("list.yaml", "- train\n- method\n")),
     cli("config-yaml-scalar", "config", "config file holding a single word",
         ("train", "--config", "{tmp}/word.yaml"),
@@ -1165,7 +1197,8 @@ CASES: list[Case] = [
         resume_argv("train.batch_size=8"),
         r"cannot resume '.*/old': the config differs on keys that cannot change on resume:\n  "
         r"train\.batch_size: 16 -> 8\n\(only optim\.lr, train\.epochs, train\.eval_batch_size, "
-        r"train\.export_scores may change; resume with the same config, or start a new run\)",
+        r"train\.export_scores, train\.num_workers may change; resume with the same config, or "
+        r"start a new run\)",
         setup=trained_run("old")),
     cli("resume-fewer-epochs", "engine", "`--resume` of a 2-epoch run with `train.epochs=1`",
         resume_argv("train.epochs=1"),
@@ -1354,6 +1387,186 @@ CASES: list[Case] = [
          "--methods", "bss-lb", "--seeds", "0", "--resume", "--set", "train.batch_size=8"),
         r"cannot resume '.*/cmp/runs/bss-lb/seed0': the config differs on keys that cannot change "
         r"on resume:\n  train\.batch_size: 16 -> 8\n", setup=finished_compare_run),
+
+    # --- core, data and models: fixed after the first catalogue
+    api("sched-pacing-option-unknown", "core",
+        "`CurriculumScheduler(pacing='root', num_steps=3)` (an option of 'step' only)",
+        lambda: CurriculumScheduler(num_samples=10, pacing="root", num_steps=3), ValueError,
+        L("pacing 'root' has no option 'num_steps'; its options: lambda0, t_grow.")),
+    api("sched-update-list", "core", "`update([0., 0, 0, 0])` (a list, not a Tensor)",
+        lambda: lb().update([0.0, 0, 0, 0]), TypeError,
+        L("LearningBasedScheduler.update: 'scores' must be a Tensor of shape (4,); got list.")),
+    api("sched-state-scores-above-two", "core", "a state with a score of 3 (linear LB weights)",
+        lambda: lb().load_state_dict(lb_state(scores=torch.tensor([0.0, 3.0, 0.0, 0.0]))),
+        ValueError,
+        L("LearningBasedScheduler.load_state_dict: scores must be <= 2 (the range of "
+          "BalanceScorer.score) so that 2 + eps - d > 0; got max 3.")),
+    api("sampler-scheduler-none", "core", "`BalanceSampler(None)`",
+        lambda: BalanceSampler(None), TypeError,
+        L("BalanceSampler: 'scheduler' must be an mmbss scheduler (with indices() and "
+          "epoch_size()); got None.")),
+    api("shard-sequence-list", "core", "`shard([1, 2, 3], 2, 0)` (a list, not a Tensor)",
+        lambda: shard([1, 2, 3], 2, 0), TypeError,
+        L("shard: 'sequence' must be a 1-D integer Tensor of sample indices (e.g. "
+          "torch.arange(N)); got list.")),
+    api("tracker-criteria-list", "core", "`record()` of a list of tensors, not a dict",
+        lambda: OnlineScoreTracker(4).record(torch.tensor([0, 1]), [torch.tensor([1.0, 2.0])]),
+        TypeError,
+        L("OnlineScoreTracker.record: 'criteria' must be a dict name -> Tensor[B] (e.g. "
+          "BalanceScorer.criteria(...)); got list.")),
+    api("scorer-weights-list", "core", "`BalanceScorer(loss_weights=[1, 2])`",
+        lambda: BalanceScorer(loss_weights=[1, 2]), TypeError,
+        L("BalanceScorer: 'loss_weights' must be a dict head -> float (keys 'fused', 'unimodal' "
+          "or a modality name) or None; got [1, 2].")),
+    api("score-feature-keys", "core", "`features` keyed `x`, `y` for modalities `a`, `b`",
+        lambda: BalanceScorer(correlation="feature").score(
+            logits(), two(), LABELS4, features={"x": torch.ones(4, 5), "y": torch.ones(4, 5)}),
+        ValueError,
+        L("features has missing ['a', 'b'] and unexpected ['x', 'y']; expected exactly the keys "
+          "['a', 'b'] (the modalities of unimodal_logits).")),
+    api("permutation-list", "core", "`weighted_permutation([1.0, 2.0])` (a list)",
+        lambda: weighted_permutation([1.0, 2.0]), TypeError,
+        L("weighted_permutation: 'weights' must be a 1-D Tensor; got list.")),
+    api("synthetic-classes-above-samples", "data", "synthetic `num_samples=10, num_classes=20`",
+        lambda: create_dataset("synthetic", num_samples=10, num_classes=20), ValueError,
+        L("synthetic: 'num_classes' must be an int <= num_samples (10) so that every class has "
+          "a sample; got 20. Raise num_samples or lower num_classes.")),
+    api("dataset-bool-labels", "data", "bool labels `[True, False]`",
+        lambda: MultiModalTensorDataset({"a": torch.zeros(2, 1)}, torch.tensor([True, False])),
+        TypeError, L("MultiModalTensorDataset: 'labels' must be a 1-D integer Tensor; got "
+                     "Tensor(dtype=torch.bool, shape=(2,)).")),
+    api("corrupt-samples-fraction", "data", "`corrupt_samples(fraction=2)`",
+        lambda: corrupt_samples(np.zeros((4, 2)), np.array([0, 1, 0, 1]), fraction=2,
+                                mode="swap", seed=0), ValueError,
+        L("corrupt_samples: 'fraction' must be a float in [0.0, 1.0]; got 2.")),
+    api("build-fusion-kw-list", "models", "`build_model(..., fusion_kw=[1])`",
+        lambda: build_model({"a": (4,), "b": (3,)}, 3, fusion_kw=[1]), TypeError,
+        L("build_model: 'fusion_kw' must be a dict or None; got [1].")),
+    api("net-forward-int-input", "models", "input a an int64 tensor",
+        lambda: net()({"a": torch.zeros(2, 4, dtype=torch.int64), "b": torch.zeros(2, 3)}),
+        TypeError, L("MultiModalNet: input 'a' must be a floating-point tensor; got "
+                     "torch.int64.")),
+    # --- config, cli and engine: fixed after the first catalogue
+    cli("config-section-not-str", "config", "a YAML section named by a number (`1: {a: 2}`)",
+        ("train", "--config", "{tmp}/c.yaml"),
+        r"config file '.*c\.yaml': config section names must be strings; got 1 \(int\); valid "
+        r"sections: data, model, optim, train, method, compare\.", setup=write("c.yaml", "1: {a: 2}\n")),
+    cli("config-key-not-str", "config", "a YAML key named by a number (`train: {1: 2}`)",
+        ("train", "--config", "{tmp}/c.yaml"),
+        r"config file '.*c\.yaml': config keys must be strings; got 1 in section 'train'\.",
+        setup=write("c.yaml", "train: {1: 2}\n")),
+    api("overrides-not-a-list", "config", "`load_config(None, 'train.epochs=3')` (a string)",
+        lambda: load_config(None, "train.epochs=3"), TypeError,
+        L("'overrides' must be a list of 'key=value' strings; got 'train.epochs=3'.")),
+    cli("data-options-reserved", "config", "`data.options` giving `seed`",
+        train_argv("data.options={num_samples: 300, num_classes: 3, dims: 8, seed: 3}"),
+        L("data.options: 'seed' is set by data.split_seed, data.val_fraction and "
+          "data.test_fraction; remove it from data.options.")),
+    cli("train-device-cuda-word", "config", "`train.device=cuda:x`",
+        train_argv("train.device=cuda:x"),
+        L("train: 'device' must be 'cpu', 'cuda', 'cuda:N' or 'auto'; got 'cuda:x'.")),
+    cli("compare-empty-baseline", "engine", "`--baseline ''`",
+        compare_argv("--baseline", ""),
+        L("compare.baseline '' is not one of the methods")),
+    cli("compare-entry-bad-option", "engine", "an entry `{name: bss-cl, t_grow: 0}`",
+        compare_argv("--set", "compare.methods=[uniaux, {name: bss-cl, t_grow: 0}]"),
+        L("compare.methods[1] (bss-cl): method: 't_grow' must be an int >= 1; got 0.")),
+    cli("compare-entry-unknown-key", "engine", "an entry `{name: bss-cl, foo: 1}`",
+        compare_argv("--set", "compare.methods=[uniaux, {name: bss-cl, foo: 1}]"),
+        L("compare.methods[1] (bss-cl): unknown config key 'method.foo'")),
+    cli("score-unknown-checkpoint-name", "engine", "`mmbss score RUN --checkpoint middle`",
+        ("score", "{tmp}/run", "--checkpoint", "middle"),
+        L("--checkpoint must be 'best', 'last' or the path of a checkpoint file; got 'middle', "
+          "which is no file."), setup=trained_run("run")),
+    cli("score-checkpoint-folder", "engine", "`mmbss score RUN --checkpoint <a folder>`",
+        ("score", "{tmp}/run", "--checkpoint", "{tmp}/run/checkpoints"),
+        r"--checkpoint '.*/run/checkpoints' is a folder, not a checkpoint file; give 'best', "
+        r"'last' or the path of a \.pt file\.", setup=trained_run("run")),
+    cli("score-other-model", "engine", "`mmbss score` of a checkpoint of another model",
+        ("score", "{tmp}/run"),
+        r"best\.pt' does not fit the model of '.*/run/config\.yaml' \(was it written by another "
+        r"run\?\): size mismatch for encoders\.m0\.", setup=trained_run("run", lambda run: (
+            run / "config.yaml").write_text((run / "config.yaml").read_text().replace(
+                "hidden:\n    - 16", "hidden:\n    - 24")))),
+    cli("report-out-file", "engine", "`mmbss report RUN --out <a file>`",
+        ("report", "{tmp}/run", "--out", "{tmp}/run/config.yaml"),
+        r"'.*/run/config\.yaml' is a file, not a folder; choose another --out\.",
+        setup=trained_run("run")),
+    # --- Engine v2: datasets, loaders, methods
+    cli("data-name-missing-file", "data", "`data.name=nowhere/ds.py:make` (no such file)",
+        train_argv("data.name=nowhere/ds.py:make"),
+        L("data.name 'nowhere/ds.py:make': the file 'nowhere/ds.py' does not exist; the form is "
+          "'package.module:function' or 'path/to/file.py:function'.")),
+    cli("data-name-missing-module", "data", "`data.name=nosuchpkg.data:make` (no such module)",
+        train_argv("data.name=nosuchpkg.data:make"),
+        L("data.name 'nosuchpkg.data:make': no module 'nosuchpkg' can be imported; the form is")),
+    cli("data-name-missing-function", "data", "`data.name=<file>.py:make`, the file has no `make`",
+        train_argv("data.name={tmp}/ds.py:make"),
+        r"data\.name '.*/ds\.py:make': '.*/ds\.py' has no function 'make'; its functions: other\.",
+        setup=write("ds.py", "def other():\n    pass\n")),
+    api("data-name-no-function", "data", "`create_dataset('ds.py:')` (nothing after the colon)",
+        lambda: create_dataset("ds.py:"), ValueError,
+        L("data.name 'ds.py:' names no function; the form is 'package.module:function'")),
+    cli("data-factory-not-a-bundle", "data", "a user factory returning a list",
+        train_argv("data.name={tmp}/ds.py:make"),
+        r"dataset factory '.*/ds\.py:make' returned a list, not a mmbss\.data\.DataBundle; return "
+        r"DataBundle\(train=\.\.\., val=\.\.\., test=\.\.\., num_classes=\.\.\., "
+        r"modality_shapes=\.\.\.\)\.",
+        setup=write("ds.py", "def make(**options):\n    return [1]\n")),
+    cli("data-fixed-split-fraction", "data", "`data.test_fraction` for a factory without one",
+        train_argv("data.name={tmp}/ds.py:make", "data.options={}", "data.test_fraction=0.3"),
+        r"data\.test_fraction: dataset '.*/ds\.py:make' has no option 'test_fraction' \(its "
+        r"splits are fixed\); remove data\.test_fraction from the config\.",
+        setup=write("ds.py", "from mmbss.data import create_dataset\n\n\ndef make(seed=0):\n"
+                    "    return create_dataset('synthetic', seed=seed, num_samples=300)\n")),
+    cli("train-num-workers-negative", "config", "`train.num_workers=-1`",
+        train_argv("train.num_workers=-1"),
+        L("train: 'num_workers' must be an int >= 0; got -1.")),
+    cli("method-two-sampling-policies", "config", "`method.name=bss-lb+bss-cl`",
+        train_argv("method.name=bss-lb+bss-cl"),
+        L("method: 'bss-lb+bss-cl' combines the sampling policies 'bss-lb', 'bss-cl'; a method has "
+          "one (combine it with gradient policies: none yet).")),
+    cli("method-options-not-chosen", "config", "`method.options={ogm-ge: {alpha: 1}}` for bss-lb",
+        train_argv("method.options={ogm-ge: {alpha: 1}}"),
+        L("method.options: 'ogm-ge' is not a gradient policy of 'bss-lb'; give options only for "
+          "none.")),
+    api("collate-missing-key", "data", "a sample dict without `label`",
+        lambda: collate_samples([{"modalities": {"a": torch.zeros(2)}, "index": 3}]), ValueError,
+        L("collate_samples: a sample (index 3) lacks the key(s) ['label']; each sample must be")),
+    api("collate-modalities-differ", "data", "samples with different modality sets",
+        lambda: collate_samples([{"modalities": {"a": torch.zeros(2)}, "label": 0, "index": 0},
+                                 {"modalities": {"b": torch.zeros(2)}, "label": 0, "index": 1}]),
+        ValueError, L("collate_samples: sample index 1 has the modalities ['b'], sample index 0 "
+                      "['a']; every sample needs the same ones.")),
+    api("collate-not-a-dict", "data", "a sample that is a tuple",
+        lambda: collate_samples([(torch.zeros(2), 0)]), TypeError,
+        L("collate_samples: sample 0 of the batch is a tuple, not a dict")),
+    api("score-dataset-index-outside", "core", "a batch whose `index` is outside the dataset",
+        lambda: score_dataset(_TwoHeads(), [_batch([0, 5])], BalanceScorer(), num_samples=2),
+        ValueError, L("a batch holds sample index 5, outside [0, 1] (the dataset has 2 samples); "
+                      "a sample's 'index' must be its position in its split.")),
+    api("score-dataset-partial", "core", "a loader that covers 1 of 2 samples",
+        lambda: score_dataset(_TwoHeads(), [_batch([1])], BalanceScorer(), num_samples=2),
+        ValueError, L("score_dataset: the loader yielded 1 of 2 samples; score with a loader over "
+                      "the whole set")),
+    api("score-dataset-not-a-module", "core", "a plain function as the model",
+        lambda: score_dataset(lambda x: x, [_batch([0, 1])], BalanceScorer(), num_samples=2),
+        TypeError, L("'model' must be a torch.nn.Module; got function.")),
+    api("score-dataset-batch-lacks-index", "core", "batches without `index`",
+        lambda: score_dataset(_TwoHeads(), [{"modalities": {}, "label": torch.zeros(1)}],
+                              BalanceScorer(), num_samples=1),
+        ValueError, L("a batch lacks the key(s) ['index']; samples must be dicts")),
+    api("score-dataset-model-output", "core", "a model returning one tensor",
+        lambda: score_dataset(_OneTensor(), [_batch([0, 1])], BalanceScorer(), num_samples=2),
+        TypeError, L("the model must return an object with 'fused' and 'unimodal' attributes or a "
+                     "tuple")),
+    api("bundle-train-eval-length", "data", "`DataBundle(train_eval=...)` of another length",
+        lambda: DataBundle(train=dataset2(), val=dataset2(), test=dataset2(), num_classes=3,
+                           modality_shapes=dataset2().modality_shapes,
+                           train_eval=MultiModalTensorDataset({"a": torch.zeros(1, 2)},
+                                                              torch.tensor([0]), num_classes=3)),
+        ValueError, L("DataBundle: 'train_eval' must hold the training samples with the evaluation "
+                      "transforms")),
 ]
 
 

@@ -42,3 +42,18 @@ def test_bad_parameters():
         pacing.get("roots")
     with pytest.raises(ValueError, match=r"pacing: 'epoch' must be an int >= 0; got -1"):
         pacing.get("root")(-1)
+
+
+def test_option_of_another_pacing_is_named_with_the_valid_ones():
+    from mmbss import CurriculumScheduler
+
+    with pytest.raises(ValueError, match=r"^pacing 'root' has no option 'num_steps'; its "
+                                         r"options: lambda0, t_grow\.$"):
+        pacing.get("root", num_steps=2)
+    with pytest.raises(ValueError, match=r"^pacing 'root' has no option 'num_steps'; its "
+                                         r"options: lambda0, t_grow\.$"):
+        CurriculumScheduler(num_samples=10, pacing="root", num_steps=3)
+    with pytest.raises(ValueError, match=r"^pacing 'root' has no option 'foo'; its options: "
+                                         r"lambda0, t_grow\.$"):
+        CurriculumScheduler(num_samples=10, foo=3)
+    assert pacing.get("step", num_steps=2).params == {"num_steps": 2}

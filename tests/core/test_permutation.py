@@ -142,3 +142,25 @@ def test_draws_count_checked_and_constant_keys_keep_index_order():
     with pytest.raises(ValueError, match=r"'num_draws' must be an int >= 0; got -1"):
         weighted_draws(torch.ones(3), -1)
     assert _argsort_packed(torch.full((5,), 2.5, dtype=torch.float64), 3).tolist() == [0, 1, 2, 3, 4]
+
+
+def test_arguments_of_the_wrong_type_raise_type_error():
+    w = torch.ones(3)
+    with pytest.raises(TypeError, match=r"^weighted_permutation: 'weights' must be a 1-D Tensor; "
+                                        r"got list\.$"):
+        weighted_permutation([1.0, 2.0])
+    with pytest.raises(TypeError, match=r"^weighted_draws: 'log_weights' must be a 1-D Tensor; "
+                                        r"got list\.$"):
+        weighted_draws(None, 2, log_weights=[0.0, 0.0])
+    with pytest.raises(TypeError, match=r"^weighted_draws: 'num_draws' must be an int >= 0; got "
+                                        r"'3'\.$"):
+        weighted_draws(w, "3")
+    with pytest.raises(TypeError, match=r"^weighted_draws: 'num_draws' must be an int >= 0; got "
+                                        r"True\.$"):
+        weighted_draws(w, True)
+    with pytest.raises(TypeError, match=r"^weighted_permutation: 'generator' must be a "
+                                        r"torch\.Generator or None; got 3\.$"):
+        weighted_permutation(w, generator=3)
+    with pytest.raises(TypeError, match=r"^weighted_draws: 'generator' must be a "
+                                        r"torch\.Generator or None; got 3\.$"):
+        weighted_draws(w, 2, generator=3)

@@ -93,3 +93,31 @@ def test_shard_validates_its_arguments():
         shard(torch.arange(4), 3, 5)
     with pytest.raises(ValueError, match=r"shard: 'num_replicas' must be an int >= 1; got 0"):
         shard(torch.arange(4), 0, 0)
+
+
+@pytest.mark.parametrize("scheduler", [None, object(), torch.arange(4)])
+def test_sampler_needs_a_scheduler(scheduler):
+    with pytest.raises(TypeError, match=r"^BalanceSampler: 'scheduler' must be an mmbss "
+                                        r"scheduler \(with indices\(\) and epoch_size\(\)\); got "):
+        BalanceSampler(scheduler, num_replicas=1, rank=0)
+    with pytest.raises(TypeError, match=r"epoch_size\(\)\); got None\.$"):
+        BalanceSampler(None)
+
+
+def test_shard_needs_a_non_empty_1d_integer_tensor():
+    with pytest.raises(TypeError, match=r"^shard: 'sequence' must be a 1-D integer Tensor of "
+                                        r"sample indices \(e\.g\. torch\.arange\(N\)\); "
+                                        r"got list\.$"):
+        shard([1, 2, 3], 2, 0)
+    with pytest.raises(TypeError, match=r"got Tensor of dtype torch\.float32\.$"):
+        shard(torch.zeros(3), 2, 0)
+    with pytest.raises(ValueError, match=r"^shard: 'sequence' must be a 1-D integer Tensor of "
+                                         r"sample indices; got shape \(2, 2\)\.$"):
+        shard(torch.zeros(2, 2, dtype=torch.long), 2, 0)
+    for drop_last in (False, True):
+        with pytest.raises(ValueError, match=r"^shard: 'sequence' is empty; there is nothing to "
+                                             r"share out \(give at least one index\)\.$"):
+            shard(torch.arange(0), 2, 0, drop_last)
+    with pytest.raises(ValueError, match=r"^BalanceSampler: the epoch has 1 sample\(s\), fewer "
+                                         r"than num_replicas=2; use drop_last=False"):
+        shard(torch.arange(1), 2, 0, drop_last=True)

@@ -250,3 +250,27 @@ def test_lb_state_round_trip_with_ema_and_sparse_rescoring():
     _feed(fresh, 0)
     for epoch in range(4, 6):
         assert not torch.equal(fresh.indices(epoch), a.indices(epoch))
+
+
+def test_scores_that_are_not_a_tensor_name_their_type():
+    s = LearningBasedScheduler(num_samples=4)
+    with pytest.raises(TypeError, match=r"^LearningBasedScheduler\.update: 'scores' must be a "
+                                        r"Tensor of shape \(4,\); got list\.$"):
+        s.update([0.0, 0, 0, 0])
+    state = {**s.state_dict(), "scores": [0.0, 0.0, 0.0, 0.0]}
+    with pytest.raises(TypeError, match=r"^LearningBasedScheduler\.load_state_dict: 'scores' "
+                                        r"must be a Tensor of shape \(4,\); got list\.$"):
+        s.load_state_dict(state)
+
+
+def test_load_state_dict_refuses_scores_that_update_refuses():
+    s = LearningBasedScheduler(num_samples=4)
+    state = {**s.state_dict(), "scores": torch.tensor([0.0, 3.0, 0.0, 0.0])}
+    with pytest.raises(ValueError, match=r"^LearningBasedScheduler\.load_state_dict: scores must "
+                                         r"be <= 2 \(the range of BalanceScorer\.score\) so that "
+                                         r"2 \+ eps - d > 0; got max 3\.$"):
+        s.load_state_dict(state)
+    assert s.state_dict()["scores"] is None  # nothing loaded
+    hot = LearningBasedScheduler(num_samples=4, temperature=0.5)  # exp weights: any finite d
+    hot.load_state_dict({**hot.state_dict(), "scores": torch.tensor([0.0, 3.0, 0.0, 0.0])})
+    assert hot.scores.tolist() == [0.0, 3.0, 0.0, 0.0]

@@ -182,3 +182,46 @@ def test_bad_constructor_arguments():
 def test_repr_shows_non_defaults():
     assert repr(BalanceScorer()) == "BalanceScorer()"
     assert repr(BalanceScorer(information="gradient")) == "BalanceScorer(information='gradient')"
+
+
+def test_minmax_and_loss_weights_of_the_wrong_type():
+    with pytest.raises(TypeError, match=r"^minmax: expected a 1-D tensor; got list \(convert it "
+                                        r"with torch\.as_tensor\)\.$"):
+        minmax([1.0, 2.0])
+    expected = (r"^BalanceScorer: 'loss_weights' must be a dict head -> float \(keys 'fused', "
+                r"'unimodal' or a modality name\) or None; got ")
+    with pytest.raises(TypeError, match=expected + r"\[1, 2\]\.$"):
+        BalanceScorer(loss_weights=[1, 2])
+    with pytest.raises(TypeError, match=expected + r"key 1\.$"):
+        BalanceScorer(loss_weights={1: 0.5})
+
+
+def test_features_and_head_inputs_keyed_by_the_modalities():
+    uni = {"a": torch.zeros(4, 3), "b": torch.zeros(4, 3)}
+    y = torch.tensor([0, 1, 2, 0])
+    feature = BalanceScorer(correlation="feature")
+    with pytest.raises(ValueError, match=r"^features has missing \['a', 'b'\] and unexpected "
+                                         r"\['x', 'y'\]; expected exactly the keys \['a', 'b'\] "
+                                         r"\(the modalities of unimodal_logits\)\.$"):
+        feature.score(torch.zeros(4, 3), uni, y, features={"x": torch.ones(4, 5),
+                                                           "y": torch.ones(4, 5)})
+    with pytest.raises(ValueError, match=r"^features has unexpected \['c'\]; expected exactly"):
+        feature.score(torch.zeros(4, 3), uni, y, features={m: torch.ones(4, 5) for m in "abc"})
+    with pytest.raises(TypeError, match=r"^features\['b'\] must be a Tensor\[N, D\]; got list\.$"):
+        feature.score(torch.zeros(4, 3), uni, y, features={"a": torch.ones(4, 5), "b": [1]})
+    as_list = feature.criteria(torch.zeros(4, 3), uni, y, features=[torch.ones(4, 5)] * 2)
+    as_dict = feature.criteria(torch.zeros(4, 3), uni, y, features={m: torch.ones(4, 5)
+                                                                    for m in "ab"})
+    assert torch.equal(as_list["feature_similarity"], as_dict["feature_similarity"])
+    gradient = BalanceScorer(information="gradient")
+    heads = {m: torch.ones(4, 2) for m in ("fused", "a", "b")}
+    with pytest.raises(ValueError, match=r"^head_inputs has keys \['c'\] that are neither 'fused' "
+                                         r"nor a modality of unimodal_logits; expected keys "
+                                         r"\['fused', 'a', 'b'\]\.$"):
+        gradient.score(torch.zeros(4, 3), uni, y, head_inputs={**heads, "c": torch.ones(4, 2)})
+    with pytest.raises(TypeError, match=r"^head_inputs must be a dict head -> Tensor\[N, D_h\] "
+                                        r"with keys \['fused', 'a', 'b'\]; got list\.$"):
+        gradient.score(torch.zeros(4, 3), uni, y, head_inputs=list(heads.values()))
+    with pytest.raises(TypeError, match=r"^head_inputs\['a'\] must be a Tensor\[N, D\]; got "
+                                        r"str\.$"):
+        gradient.score(torch.zeros(4, 3), uni, y, head_inputs={**heads, "a": "x"})

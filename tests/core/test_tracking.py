@@ -67,3 +67,44 @@ def test_float_indices_and_missing_criteria_are_errors_and_store_nothing():
                                      "prediction_similarity": torch.tensor([float("inf")])})
     assert t.seen.tolist() == [True, False, False, False]
     assert t.criteria()["loss"].tolist() == [1.0, 1.0, 1.0, 1.0]  # nothing of the failed calls
+
+
+@pytest.mark.parametrize(("criteria", "match"), [
+    ([torch.tensor([1.0, 2.0])], r"^OnlineScoreTracker\.record: 'criteria' must be a dict name -> "
+                                 r"Tensor\[B\] \(e\.g\. BalanceScorer\.criteria\(\.\.\.\)\); got "
+                                 r"list\.$"),
+    ({"loss": "ab"}, r"^OnlineScoreTracker\.record: 'criteria\['loss'\]' must be a real-valued "
+                     r"Tensor\[B\]; got 'ab'\.$"),
+    ({"loss": [1.0, 2.0]}, r"'criteria\['loss'\]' must be a real-valued Tensor\[B\]; got "
+                           r"\[1\.0, 2\.0\]\.$"),
+    ({1: torch.tensor([1.0, 2.0])}, r"'criteria' must be keyed by criterion names \(str\); got "
+                                    r"1\.$"),
+])
+def test_record_needs_a_dict_of_tensors(criteria, match):
+    t = OnlineScoreTracker(4)
+    with pytest.raises(TypeError, match=match):
+        t.record(torch.tensor([0, 1]), criteria)
+    assert not bool(t.seen.any())
+
+
+@pytest.mark.parametrize(("change", "exc", "match"), [
+    (None, TypeError, r"^OnlineScoreTracker\.load_state_dict: 'state' must be a dict with keys "
+                      r"'seen' and 'values' \(from OnlineScoreTracker\.state_dict\(\)\); got "
+                      r"NoneType\.$"),
+    ({"values": [1]}, TypeError, r"^OnlineScoreTracker\.load_state_dict: 'values' must be a dict "
+                                 r"criterion name -> Tensor\[N\]; got list\.$"),
+    ({"values": {"loss": [1.0] * 4}}, TypeError, r"'values' must be a dict criterion name -> "
+                                                 r"Tensor\[N\]; got \{'loss': list\}\.$"),
+    ({"seen": torch.zeros(4)}, TypeError, r"^OnlineScoreTracker\.load_state_dict: 'seen' must be "
+                                          r"a bool Tensor\[N\] \(True = sample seen\); got dtype "
+                                          r"torch\.float32\.$"),
+    ({"seen": [True] * 4}, TypeError, r"'seen' must be a bool Tensor\[N\] \(True = sample seen\); "
+                                      r"got list\.$"),
+])
+def test_load_state_dict_checks_types(change, exc, match):
+    t = OnlineScoreTracker(4)
+    t.record(torch.tensor([0]), {"loss": torch.tensor([1.0])})
+    state = None if change is None else {**t.state_dict(), **change}
+    with pytest.raises(exc, match=match):
+        t.load_state_dict(state)
+    assert t.seen.tolist() == [True, False, False, False]  # unchanged

@@ -108,3 +108,16 @@ def test_raw_data_untouched_by_corruption():
     before = load_mfeat()[0]["pix"].copy()
     create_dataset("mfeat-corrupt", corrupt_mode="noise", seed=0)
     assert (load_mfeat()[0]["pix"] == before).all()
+
+
+@pytest.mark.parametrize(("fraction", "exc"), [(2, ValueError), (-0.5, ValueError),
+                                               (float("nan"), ValueError), ("0.5", TypeError)])
+def test_corrupt_samples_fraction_range(fraction, exc):
+    import numpy as np
+
+    from mmbss.data import corrupt_samples
+
+    with pytest.raises(exc, match=r"^corrupt_samples: 'fraction' must be a float in \[0\.0, "
+                                  r"1\.0\]; got "):
+        corrupt_samples(np.zeros((4, 2)), np.array([0, 1, 0, 1]), fraction=fraction,
+                        mode="swap", seed=0)

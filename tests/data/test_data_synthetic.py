@@ -76,3 +76,18 @@ def test_m0_is_easy_only_on_easy_samples_and_m1_is_weaker():
 def test_bad_arguments(kw, exc, match):
     with pytest.raises(exc, match=match):
         create_dataset("synthetic", **kw)
+
+
+def test_every_class_needs_a_training_sample():
+    with pytest.raises(ValueError, match=r"^synthetic: 'num_classes' must be an int <= "
+                                         r"num_samples \(10\) so that every class has a sample; "
+                                         r"got 20\. Raise num_samples or lower num_classes\.$"):
+        create_dataset("synthetic", num_samples=10, num_classes=20)
+    with pytest.raises(ValueError, match=r"^synthetic: the train split of 12 samples has no "
+                                         r"sample of class\(es\) \[2\] with num_classes=6, "
+                                         r"val_fraction=0\.2 and test_fraction=0\.2; use more "
+                                         r"samples per class, fewer classes or smaller "
+                                         r"fractions\.$"):
+        create_dataset("synthetic", num_samples=12, num_classes=6)
+    b = create_dataset("synthetic", num_samples=10, num_classes=5)
+    assert torch.bincount(b.train.labels, minlength=5).min() >= 1

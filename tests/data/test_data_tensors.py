@@ -82,3 +82,28 @@ def test_index_errors():
 def test_bad_construction(tensors, labels, kw, exc, match):
     with pytest.raises(exc, match=match):
         MultiModalTensorDataset(tensors, labels, **kw)
+
+
+def test_bool_labels_and_no_samples_are_refused():
+    with pytest.raises(TypeError, match=r"^MultiModalTensorDataset: 'labels' must be a 1-D "
+                                        r"integer Tensor; got Tensor\(dtype=torch\.bool, "
+                                        r"shape=\(2,\)\)\.$"):
+        MultiModalTensorDataset({"a": torch.zeros(2, 1)}, torch.tensor([True, False]))
+    for kw in ({}, {"num_classes": 3}):
+        with pytest.raises(ValueError, match=r"^MultiModalTensorDataset: the dataset has no "
+                                             r"samples \('labels' has length 0\); give at least "
+                                             r"one sample\.$"):
+            MultiModalTensorDataset({"a": torch.zeros(0, 1)}, torch.zeros(0, dtype=torch.long),
+                                    **kw)
+
+
+def test_item_index_must_be_an_integer():
+    import numpy as np
+
+    ds = _dataset()
+    for bad, shown in (("x", "'x'"), (1.0, "1.0"), (True, "True"),
+                       (torch.tensor([0, 1]), r"Tensor\(dtype=torch\.int64, shape=\(2,\)\)")):
+        with pytest.raises(TypeError, match=rf"^MultiModalTensorDataset: 'index' must be an int "
+                                            rf"\(a position in \[-7, 7\)\); got {shown}\.$"):
+            ds[bad]
+    assert ds[np.int64(2)]["index"] == ds[torch.tensor(2)]["index"] == ds[-5]["index"] == 2

@@ -58,3 +58,20 @@ def test_overwrite_never_deletes_through_a_symlink(tmp_path):
                                               "through links"):
         clear_output_dir(link, kind="run", overwrite=True)
     assert (real / "metrics.jsonl").exists()
+
+
+def test_compare_validates_every_method_but_builds_each_setup_once(tmp_path, monkeypatch):
+    import mmbss.engine.trainer as trainer
+
+    calls, original = [], trainer.build_data
+    monkeypatch.setattr(trainer, "build_data", lambda cfg: (calls.append(cfg.method.name),
+                                                            original(cfg))[1])
+    cfg = tiny_config("uniaux", epochs=1)
+    cfg.compare.methods, cfg.compare.seeds = ["uniaux", "bss-cl", "bss-lb", "anti"], [0]
+    compare(cfg, tmp_path / "cmp", quiet=True)
+    assert calls == ["uniaux"] + ["uniaux", "bss-cl", "bss-lb", "anti"]  # validation, then 4 runs
+    cfg.compare.methods = ["uniaux", {"name": "bss-cl", "correlation": "feature"}]
+    cfg.model.encoder_kw = {"m0": {"hidden": [16]}, "m1": {"hidden": [8]}}
+    with pytest.raises(ValueError, match=r"compare.methods\[1\] \(bss-cl\): method: "
+                                         r"correlation='feature' needs equal feature dims"):
+        compare(cfg, tmp_path / "cmp2", quiet=True)

@@ -11,7 +11,10 @@ import numpy as np
 import pytest
 
 from mmbss.engine import plots
-from mmbss.engine.plots import _best_epoch, _load_comparison, _roc_auc, plot_comparison, plot_run
+from mmbss.engine.plots import plot_comparison, plot_run
+from mmbss.engine.plots.common import _best_epoch, _read_metrics
+from mmbss.engine.plots.comparison import _load_comparison
+from mmbss.engine.plots.run import _plot_score_histograms, _read_scores, _roc_auc
 
 MODS = ("pix", "fou")
 
@@ -78,9 +81,9 @@ def test_plot_run_without_scores_summary_or_corrupted_column(tmp_path):
     paths = plot_run(str(run), out_dir=tmp_path / "out")
     _assert_pngs(paths, ["learning_curves.png", "modality_accuracy.png", "pacing.png"])
     run2 = _write_run(tmp_path / "run2", scores=(0, 1, 2, 3, 4), corrupted=False)
-    scores = plots._read_scores(run2 / "scores")
+    scores = _read_scores(run2 / "scores")
     assert [e for e, _ in scores] == [0, 1, 2, 3, 4] and "corrupted" not in scores[0][1]
-    _assert_pngs([plots._plot_score_histograms(scores, "t", tmp_path / "h.png")], ["h.png"])
+    _assert_pngs([_plot_score_histograms(scores, "t", tmp_path / "h.png")], ["h.png"])
 
 
 def test_best_epoch_from_summary_else_first_argmax_of_val_acc():
@@ -94,7 +97,7 @@ def test_resumed_run_keeps_the_last_line_of_an_epoch(tmp_path):
     run = _write_run(tmp_path / "run", epochs=2)
     with open(run / "metrics.jsonl", "a") as f:
         f.write(json.dumps({"epoch": 1, "val": {"acc": 0.99}}) + "\n")
-    records = plots._read_metrics(run)
+    records = _read_metrics(run)
     assert [r["epoch"] for r in records] == [0, 1] and records[1]["val"]["acc"] == 0.99
 
 

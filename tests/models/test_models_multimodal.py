@@ -206,3 +206,33 @@ def test_bad_forward_inputs():
         model({"a": [0, 1, 2], "b": torch.zeros(1, 5)})
     with pytest.raises(ValueError, match=r"unknown modality 'c'; modalities: \['a', 'b'\]"):
         model.encoder_parameters("c")
+
+
+def test_fusion_kw_must_be_a_dict():
+    with pytest.raises(TypeError, match=r"^build_model: 'fusion_kw' must be a dict or None; got "
+                                        r"\[1\]\.$"):
+        build_model({"a": (3,), "b": (4,)}, 3, fusion_kw=[1])
+
+
+class _TokenEncoder(nn.Module):
+    """A custom encoder of token ids (integer input): no ``float_input`` flag."""
+
+    out_dim = 4
+
+    def __init__(self):
+        super().__init__()
+        self.emb = nn.Embedding(10, 4)
+
+    def forward(self, x):
+        return self.emb(x).mean(1)
+
+
+def test_integer_input_refused_for_built_in_encoders_only():
+    model = MultiModalNet(_two_encoders(), 3)
+    for dtype in (torch.int64, torch.uint8, torch.bool):
+        with pytest.raises(TypeError, match=rf"^MultiModalNet: input 'a' must be a "
+                                            rf"floating-point tensor; got {dtype}\.$"):
+            model({"a": torch.zeros(2, 3, dtype=dtype), "b": torch.zeros(2, 5)})
+    custom = MultiModalNet({"tok": _TokenEncoder(), "b": _two_encoders()["b"]}, 3)
+    out = custom({"tok": torch.zeros(2, 6, dtype=torch.long), "b": torch.zeros(2, 5)})
+    assert out.fused.shape == (2, 3)

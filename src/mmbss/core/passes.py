@@ -59,6 +59,8 @@ def collect_outputs(model: torch.nn.Module, loader: Iterable, *, num_samples: in
     Raises:
         ValueError: a batch lacks a key, or holds an index outside ``[0, N)``.
     """
+    if not isinstance(model, torch.nn.Module):
+        raise TypeError(f"'model' must be a torch.nn.Module; got {type(model).__name__}.")
     n = _num_samples(loader, num_samples)
     device = torch.device(device) if device is not None else _model_device(model)
     store: dict = {}

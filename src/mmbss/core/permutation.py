@@ -10,12 +10,19 @@ _FLIP = 0x7FFFFFFFFFFFFFFF  # turns float64 bit patterns into int64 values of th
 
 
 def _check_weights(fn: str, weights: torch.Tensor, name: str = "weights") -> torch.Tensor:
-    if not isinstance(weights, torch.Tensor) or weights.dim() != 1:
-        raise ValueError(f"{fn}: '{name}' must be a 1-D Tensor; got "
-                         f"{getattr(weights, 'shape', type(weights).__name__)}.")
+    if not isinstance(weights, torch.Tensor):
+        raise TypeError(f"{fn}: '{name}' must be a 1-D Tensor; got {type(weights).__name__}.")
+    if weights.dim() != 1:
+        raise ValueError(f"{fn}: '{name}' must be a 1-D Tensor; got {weights.shape}.")
     if weights.numel() == 0:
         raise ValueError(f"{fn}: '{name}' is empty; there is nothing to order.")
     return weights.detach().double()
+
+
+def _check_generator(fn: str, generator: object) -> None:
+    if generator is not None and not isinstance(generator, torch.Generator):
+        raise TypeError(f"{fn}: 'generator' must be a torch.Generator or None; got "
+                        f"{generator!r}.")
 
 
 def _log_weights(fn: str, weights, log_weights) -> torch.Tensor:
@@ -70,6 +77,7 @@ def weighted_permutation(weights: torch.Tensor | None = None, generator: torch.G
     Returns:
         LongTensor[N], a permutation of ``0..N-1`` (on the weights' device).
     Raises:
+        TypeError: weights that are not a Tensor, or a ``generator`` that is not one.
         ValueError: empty, not 1-D, NaN, negative, infinite or all-zero weights.
 
     Example:
@@ -78,6 +86,7 @@ def weighted_permutation(weights: torch.Tensor | None = None, generator: torch.G
         >>> sorted(p.tolist()), int(p[-1])
         ([0, 1, 2, 3], 2)
     """
+    _check_generator("weighted_permutation", generator)
     lw = _log_weights("weighted_permutation", weights, log_weights)
     keys = torch.empty_like(lw).exponential_(generator=generator).log_().sub_(lw)  # zero w: +inf
     del lw
@@ -141,9 +150,15 @@ def weighted_draws(weights: torch.Tensor | None, num_draws: int,
         log_weights: instead of ``weights``, their natural logs.
     Returns:
         LongTensor[num_draws] of indices in ``[0, N)``.
+    Raises:
+        TypeError: a ``num_draws`` that is not an int, weights or ``generator`` of the wrong type.
+        ValueError: a negative ``num_draws``, or weights as for :func:`weighted_permutation`.
     """
-    if isinstance(num_draws, bool) or not isinstance(num_draws, int) or num_draws < 0:
+    if isinstance(num_draws, bool) or not isinstance(num_draws, int):
+        raise TypeError(f"weighted_draws: 'num_draws' must be an int >= 0; got {num_draws!r}.")
+    if num_draws < 0:
         raise ValueError(f"weighted_draws: 'num_draws' must be an int >= 0; got {num_draws!r}.")
+    _check_generator("weighted_draws", generator)
     lw = _log_weights("weighted_draws", weights, log_weights)
     cdf = torch.cumsum(lw.exp(), 0)
     u = torch.rand(num_draws, dtype=torch.float64, generator=generator, device=lw.device) * cdf[-1]

@@ -15,6 +15,7 @@ Example:
 from __future__ import annotations
 
 import difflib
+import inspect
 from collections.abc import Callable
 from typing import Any
 
@@ -50,9 +51,35 @@ class Registry:
         return self._items[name][0]
 
     def create(self, name: str, **kwargs: Any) -> Any:
-        """Call the factory of ``name`` with its registered defaults overridden by ``kwargs``."""
+        """Call the factory of ``name`` with its registered defaults overridden by ``kwargs``.
+
+        Raises:
+            ValueError: unknown ``name`` (the valid names and a close match are listed), or an
+                option the factory does not take (when it has no ``**kwargs``; its options are
+                listed).
+        """
         fn = self.get(name)
-        return fn(**{**self._items[name][1], **kwargs})
+        merged = {**self._items[name][1], **kwargs}
+        self._check_options(name, fn, merged)
+        return fn(**merged)
+
+    def _check_options(self, name: str, fn: Callable[..., Any], options: dict[str, Any]) -> None:
+        try:
+            params = inspect.signature(fn).parameters.values()
+        except (TypeError, ValueError):  # no signature to read (some builtins): let fn decide
+            return
+        if any(p.kind is p.VAR_KEYWORD for p in params):
+            return
+        valid = [p.name for p in params
+                 if p.kind in (p.POSITIONAL_OR_KEYWORD, p.KEYWORD_ONLY)]
+        unknown = [k for k in options if k not in valid]
+        if unknown:
+            close = difflib.get_close_matches(str(unknown[0]), valid, n=1)
+            hint = f" Did you mean {close[0]!r}?" if close else ""
+            what = (f"option {unknown[0]!r}" if len(unknown) == 1
+                    else "options " + ", ".join(repr(k) for k in unknown))
+            shown = ", ".join(valid) if valid else "none"
+            raise ValueError(f"{self.kind} {name!r} has no {what}; its options: {shown}.{hint}")
 
     def names(self) -> list[str]:
         """Sorted registered names (feeds ``--help``)."""

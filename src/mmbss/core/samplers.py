@@ -39,8 +39,22 @@ def shard(sequence: torch.Tensor, num_replicas: int, rank: int, drop_last: bool 
     Returns:
         LongTensor[ceil(L / R)] (or floor(L / R) with ``drop_last``).
     Raises:
-        ValueError: if ``drop_last`` leaves a rank with nothing (L < R).
+        TypeError: ``sequence`` is not an integer Tensor.
+        ValueError: ``sequence`` is not 1-D or is empty, a bad ``num_replicas`` or ``rank``, or
+            ``drop_last`` leaves a rank with nothing (L < R).
     """
+    if (not isinstance(sequence, torch.Tensor) or sequence.dtype == torch.bool
+            or sequence.is_floating_point() or sequence.is_complex()):
+        shown = (f"Tensor of dtype {sequence.dtype}" if isinstance(sequence, torch.Tensor)
+                 else type(sequence).__name__)
+        raise TypeError(f"shard: 'sequence' must be a 1-D integer Tensor of sample indices (e.g. "
+                        f"torch.arange(N)); got {shown}.")
+    if sequence.dim() != 1:
+        raise ValueError(f"shard: 'sequence' must be a 1-D integer Tensor of sample indices; got "
+                         f"shape {tuple(sequence.shape)}.")
+    if sequence.numel() == 0:
+        raise ValueError("shard: 'sequence' is empty; there is nothing to share out (give at least "
+                         "one index).")
     check_int("shard", "num_replicas", num_replicas, low=1)
     check_int("shard", "rank", rank, low=0, high=num_replicas - 1)
     length = sequence.numel()
@@ -71,6 +85,8 @@ class BalanceSampler(Sampler[int]):
         rank: this process's rank; default: ``torch.distributed`` rank, else 0.
         drop_last: truncate the sequence to a multiple of ``num_replicas`` instead of padding.
     Raises:
+        TypeError: ``scheduler`` has no ``indices()`` and ``epoch_size()``, or an option of the
+            wrong type.
         ValueError: ``rank`` outside ``[0, num_replicas)``.
 
     Example:
@@ -83,6 +99,9 @@ class BalanceSampler(Sampler[int]):
 
     def __init__(self, scheduler, *, num_replicas: int | None = None, rank: int | None = None,
                  drop_last: bool = False):
+        if not all(callable(getattr(scheduler, m, None)) for m in ("indices", "epoch_size")):
+            raise TypeError(f"BalanceSampler: 'scheduler' must be an mmbss scheduler (with "
+                            f"indices() and epoch_size()); got {_short(scheduler)}.")
         if num_replicas is None:
             num_replicas = dist.get_world_size() if dist.is_available() and dist.is_initialized() else 1
         if rank is None:
@@ -121,3 +140,9 @@ class BalanceSampler(Sampler[int]):
     def __repr__(self) -> str:
         return (f"BalanceSampler({self.scheduler!r}, num_replicas={self.num_replicas}, "
                 f"rank={self.rank}, drop_last={self.drop_last})")
+
+
+def _short(x: object) -> str:
+    """``repr(x)`` for short reprs (None, a number, a name), else the type's name."""
+    text = repr(x)
+    return text if len(text) <= 40 and not isinstance(x, torch.Tensor) else type(x).__name__

@@ -57,22 +57,33 @@ class _Scheduler:
         """Give the scheduler fresh imbalance scores d (Tensor[N], finite; small = balanced).
 
         With ``ema > 0`` the stored score is ``ema * previous + (1 - ema) * scores``.
+
+        Raises:
+            TypeError: ``scores`` is not a Tensor.
+            ValueError: a shape other than ``(N,)``, NaN/inf, or (linear LB weights) a score > 2.
         """
         owner = type(self).__name__
-        if not isinstance(scores, torch.Tensor) or tuple(scores.shape) != (self.num_samples,):
-            raise ValueError(f"{owner}.update: 'scores' must be a Tensor of shape "
-                             f"({self.num_samples},); got {tuple(getattr(scores, 'shape', ()))}.")
+        self._check_shape(f"{owner}.update", scores)
         s = scores.detach().to("cpu", torch.float64)
         bad = int((~torch.isfinite(s)).sum())
         if bad:
             raise ValueError(f"{owner}.update: 'scores' holds {bad} NaN/inf value(s).")
-        self._check_scores(s)
+        self._check_scores(f"{owner}.update", s)
         self._scores = s if self._scores is None or self.ema == 0 else \
             self.ema * self._scores + (1 - self.ema) * s
         self._on_update()
 
-    def _check_scores(self, s: torch.Tensor) -> None:
-        pass
+    def _check_shape(self, where: str, scores: object) -> None:
+        """TypeError unless ``scores`` is a Tensor, ValueError unless its shape is ``(N,)``."""
+        expected = f"a Tensor of shape ({self.num_samples},)"
+        if not isinstance(scores, torch.Tensor):
+            raise TypeError(f"{where}: 'scores' must be {expected}; got "
+                            f"{type(scores).__name__}.")
+        if tuple(scores.shape) != (self.num_samples,):
+            raise ValueError(f"{where}: 'scores' must be {expected}; got {tuple(scores.shape)}.")
+
+    def _check_scores(self, where: str, s: torch.Tensor) -> None:
+        """Scheduler-specific range check of finite float64 scores (``where`` opens the message)."""
 
     def _on_update(self) -> None:
         pass
@@ -117,7 +128,8 @@ class _Scheduler:
 
     def load_state_dict(self, state: dict) -> None:
         """Restore :meth:`state_dict`; raises on missing/extra keys, another scheduler's state,
-        a different N or seed, or scores of the wrong shape or with NaN/inf."""
+        a different N or seed, or scores that :meth:`update` would refuse (not a Tensor, the
+        wrong shape, NaN/inf, out of range)."""
         owner = type(self).__name__
         expected = {"scheduler", "num_samples", "seed", "scores"}
         if not isinstance(state, dict) or set(state) != expected:
@@ -133,12 +145,11 @@ class _Scheduler:
                                  f"scheduler has {getattr(self, k)}; build it with the same {k}.")
         scores = state["scores"]
         if scores is not None:
-            if not isinstance(scores, torch.Tensor) or tuple(scores.shape) != (self.num_samples,):
-                raise ValueError(f"{owner}.load_state_dict: 'scores' must be a Tensor of shape "
-                                 f"({self.num_samples},); got {tuple(getattr(scores, 'shape', ()))}.")
+            self._check_shape(f"{owner}.load_state_dict", scores)
             if not bool(torch.isfinite(scores).all()):
                 raise ValueError(f"{owner}.load_state_dict: 'scores' holds NaN/inf.")
             scores = scores.to(torch.float64).clone()
+            self._check_scores(f"{owner}.load_state_dict", scores)
         self._scores = scores
         if self._scores is not None:
             self._on_update()
@@ -265,10 +276,10 @@ class LearningBasedScheduler(_Scheduler):
         self.temperature = check_float("LearningBasedScheduler", "temperature", temperature,
                                        low=0.0, low_open=True, allow_none=True)
 
-    def _check_scores(self, s: torch.Tensor) -> None:
+    def _check_scores(self, where: str, s: torch.Tensor) -> None:
         if self.temperature is None and bool((s > 2.0).any()):
-            raise ValueError(f"LearningBasedScheduler.update: scores must be <= 2 (the range of "
-                             f"BalanceScorer.score) so that 2 + eps - d > 0; got max {float(s.max()):.4g}.")
+            raise ValueError(f"{where}: scores must be <= 2 (the range of BalanceScorer.score) so "
+                             f"that 2 + eps - d > 0; got max {float(s.max()):.4g}.")
 
     def log_weights(self) -> torch.Tensor:
         """Natural log of the sampling weights, Tensor[N] float64 (exact even where the

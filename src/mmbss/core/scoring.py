@@ -41,12 +41,16 @@ def minmax(x: torch.Tensor) -> torch.Tensor:
     Returns:
         Tensor[N], ``(x - min) / (max - min)``, or zeros when ``max == min``.
     Raises:
+        TypeError: if ``x`` is not a Tensor.
         ValueError: if ``x`` is not 1-D or holds NaN/inf.
 
     Example:
         >>> minmax(torch.tensor([1.0, 2.0, 3.0]))
         tensor([0.0000, 0.5000, 1.0000])
     """
+    if not isinstance(x, torch.Tensor):
+        raise TypeError(f"minmax: expected a 1-D tensor; got {type(x).__name__} (convert it with "
+                        f"torch.as_tensor).")
     if x.dim() != 1:
         raise ValueError(f"minmax: expected a 1-D tensor; got shape {tuple(x.shape)}.")
     _check_finite("minmax input", x)
@@ -78,6 +82,7 @@ class BalanceScorer:
             override that modality's weight.
 
     Raises:
+        TypeError: ``loss_weights`` not a dict of str -> float.
         ValueError: for an unknown criterion, both criteria None, or a negative/NaN weight.
 
     Example:
@@ -95,7 +100,14 @@ class BalanceScorer:
         if correlation is None and information is None:
             raise ValueError("BalanceScorer: 'correlation' and 'information' cannot both be None; "
                              "set at least one (the paper's choice is 'prediction' + 'loss').")
+        expected = "a dict head -> float (keys 'fused', 'unimodal' or a modality name) or None"
+        if loss_weights is not None and not isinstance(loss_weights, Mapping):
+            raise TypeError(f"BalanceScorer: 'loss_weights' must be {expected}; got "
+                            f"{loss_weights!r}.")
         self.loss_weights = dict(loss_weights or {})
+        for k in self.loss_weights:
+            if not isinstance(k, str):
+                raise TypeError(f"BalanceScorer: 'loss_weights' must be {expected}; got key {k!r}.")
         for k, w in self.loss_weights.items():
             check_float("BalanceScorer", f"loss_weights[{k!r}]", w, low=0.0)
 
@@ -132,9 +144,11 @@ class BalanceScorer:
             unimodal_logits: dict name -> Tensor[N, C] (or a list; names become "0", "1", ...),
                 at least 2 modalities.
             labels: integer Tensor[N] with values in [0, C).
-            features: dict/list name -> Tensor[N, D] (same D for all); needed for "feature".
+            features: dict name -> Tensor[N, D] keyed like ``unimodal_logits`` (or a list in the
+                same order), same D for all; needed for "feature".
             head_inputs: dict name -> Tensor[N, D_h] with the input of each head, including key
-                "fused" when the fused weight is > 0; needed for "gradient".
+                "fused" when the fused weight is > 0, no other keys than "fused" and the
+                modalities; needed for "gradient".
         Returns:
             dict with the keys of :attr:`keys`, each a float Tensor[N].
         Raises:
@@ -195,6 +209,13 @@ class BalanceScorer:
             raise ValueError("BalanceScorer(information='gradient') needs head_inputs: a dict of "
                              "each head's input (modality names and 'fused').")
         heads = {"fused": fused, **uni}
+        if not isinstance(head_inputs, Mapping):
+            raise TypeError(f"head_inputs must be a dict head -> Tensor[N, D_h] with keys "
+                            f"{list(heads)}; got {type(head_inputs).__name__}.")
+        extra = [k for k in head_inputs if k not in heads]
+        if extra:
+            raise ValueError(f"head_inputs has keys {extra} that are neither 'fused' nor a "
+                             f"modality of unimodal_logits; expected keys {list(heads)}.")
         total = torch.zeros(n, dtype=torch.float32, device=fused.device)
         for name, z in heads.items():
             w = self.weight(name)
@@ -203,6 +224,9 @@ class BalanceScorer:
             if name not in head_inputs:
                 raise ValueError(f"head_inputs lacks {name!r}; got keys {sorted(head_inputs)}.")
             x = head_inputs[name]
+            if not isinstance(x, torch.Tensor):
+                raise TypeError(f"head_inputs[{name!r}] must be a Tensor[N, D]; got "
+                                f"{type(x).__name__}.")
             if x.shape[0] != n:
                 raise ValueError(f"head_inputs[{name!r}] has {x.shape[0]} rows; expected N={n}.")
             _check_finite(f"head_inputs[{name!r}]", x)
@@ -255,7 +279,20 @@ def _check_features(features, uni, n: int) -> list[torch.Tensor]:
     if features is None:
         raise ValueError("BalanceScorer(correlation='feature') needs features: one Tensor[N, D] "
                          "per modality.")
+    if isinstance(features, (list, tuple)) and len(features) == len(uni):
+        features = dict(zip(uni, features, strict=True))  # a list follows unimodal_logits
     feats = _named("features", features)
+    missing = [k for k in uni if k not in feats]
+    extra = [k for k in feats if k not in uni]
+    if missing or extra:
+        found = " and ".join(p for p in (f"missing {missing}" if missing else "",
+                                          f"unexpected {extra}" if extra else "") if p)
+        raise ValueError(f"features has {found}; expected exactly the keys {list(uni)} (the "
+                         f"modalities of unimodal_logits).")
+    for name, f in feats.items():
+        if not isinstance(f, torch.Tensor):
+            raise TypeError(f"features[{name!r}] must be a Tensor[N, D]; got "
+                            f"{type(f).__name__}.")
     dims = {name: tuple(f.shape[1:]) for name, f in feats.items()}
     if len(set(dims.values())) != 1:
         raise ValueError(f"feature similarity needs equal feature dims, got {dims}; project the "

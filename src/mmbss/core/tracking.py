@@ -50,7 +50,13 @@ class OnlineScoreTracker:
         Later records of the same sample overwrite earlier ones. Values are detached and moved to
         the CPU. Every call must give the same criterion names (a sample with a missing criterion
         would otherwise count as seen); nothing is stored when a check fails.
+
+        Raises:
+            TypeError: float/bool ``indices``, or ``criteria`` not a dict of name -> Tensor.
+            ValueError: indices out of range, other criterion names than before, a count other
+                than ``len(indices)``, or NaN/inf values.
         """
+        _check_criteria(criteria)
         idx = torch.as_tensor(indices).detach()
         if idx.is_floating_point() or idx.is_complex() or idx.dtype == torch.bool:
             raise TypeError(f"OnlineScoreTracker.record: 'indices' must be integer sample indices "
@@ -103,13 +109,51 @@ class OnlineScoreTracker:
         return {"values": {k: v.clone() for k, v in self._values.items()}, "seen": self.seen.clone()}
 
     def load_state_dict(self, state: dict) -> None:
-        """Restore :meth:`state_dict` (raises on missing/extra keys or a different N)."""
+        """Restore :meth:`state_dict`.
+
+        Raises:
+            TypeError: ``state`` is not a dict, ``seen`` not a bool Tensor, ``values`` not a dict
+                of name -> Tensor.
+            KeyError: missing or extra keys.
+            ValueError: tensors of another length than this tracker's N.
+        """
+        owner = "OnlineScoreTracker.load_state_dict"
+        if not isinstance(state, Mapping):
+            raise TypeError(f"{owner}: 'state' must be a dict with keys 'seen' and 'values' (from "
+                            f"OnlineScoreTracker.state_dict()); got {type(state).__name__}.")
         if set(state) != {"values", "seen"}:
-            raise KeyError(f"OnlineScoreTracker.load_state_dict: expected keys ['seen', 'values']; "
-                           f"got {sorted(state)}.")
-        shapes = [tuple(getattr(v, "shape", ())) for v in [state["seen"], *state["values"].values()]]
+            raise KeyError(f"{owner}: expected keys ['seen', 'values']; got {sorted(state)}.")
+        seen, values = state["seen"], state["values"]
+        if not isinstance(seen, torch.Tensor) or seen.dtype != torch.bool:
+            shown = f"dtype {seen.dtype}" if isinstance(seen, torch.Tensor) else type(seen).__name__
+            raise TypeError(f"{owner}: 'seen' must be a bool Tensor[N] (True = sample seen); got "
+                            f"{shown}.")
+        if not isinstance(values, Mapping) or not all(
+                isinstance(k, str) and isinstance(v, torch.Tensor) for k, v in values.items()):
+            shown = (type(values).__name__ if not isinstance(values, Mapping) else
+                     "{" + ", ".join(f"{k!r}: {type(v).__name__}" for k, v in values.items()) + "}")
+            raise TypeError(f"{owner}: 'values' must be a dict criterion name -> Tensor[N]; got "
+                            f"{shown}.")
+        shapes = [tuple(v.shape) for v in [seen, *values.values()]]
         if any(sh != (self.num_samples,) for sh in shapes):
             raise ValueError(f"OnlineScoreTracker.load_state_dict: every tensor of the state must "
                              f"have shape ({self.num_samples},) (this tracker's N); got {shapes}.")
-        self._values = {k: v.clone() for k, v in state["values"].items()}
-        self.seen = state["seen"].clone()
+        self._values = {k: v.clone() for k, v in values.items()}
+        self.seen = seen.clone()
+
+
+def _check_criteria(criteria: object) -> None:
+    """TypeError unless ``criteria`` is a mapping of str names to real-valued Tensors."""
+    owner = "OnlineScoreTracker.record"
+    if not isinstance(criteria, Mapping):
+        raise TypeError(f"{owner}: 'criteria' must be a dict name -> Tensor[B] (e.g. "
+                        f"BalanceScorer.criteria(...)); got {type(criteria).__name__}.")
+    for name, v in criteria.items():
+        if not isinstance(name, str):
+            raise TypeError(f"{owner}: 'criteria' must be keyed by criterion names (str); got "
+                            f"{name!r}.")
+        if not isinstance(v, torch.Tensor) or v.is_complex():
+            shown = (f"dtype {v.dtype}" if isinstance(v, torch.Tensor) else
+                     repr(v) if len(repr(v)) <= 40 else type(v).__name__)
+            raise TypeError(f"{owner}: 'criteria[{name!r}]' must be a real-valued Tensor[B]; got "
+                            f"{shown}.")

@@ -4,6 +4,8 @@ from __future__ import annotations
 
 import numpy as np
 
+from mmbss.core._validation import check_float
+
 from .splits import numpy_rng
 
 __all__ = ["CORRUPT_MODES", "corrupt_samples"]
@@ -37,8 +39,11 @@ def corrupt_samples(x: np.ndarray, labels: np.ndarray, *, fraction: float, mode:
         row the replacement came from, else -1).
 
     Raises:
-        ValueError: ``"swap"`` on data with a single class.
+        TypeError: ``fraction`` is not a real number.
+        ValueError: ``fraction`` outside [0, 1], an unknown ``mode``, or ``"swap"`` on data with a
+            single class.
     """
+    check_float("corrupt_samples", "fraction", fraction, low=0.0, high=1.0)
     n = len(x)
     rng = numpy_rng(seed, "corrupt")
     chosen = np.sort(rng.choice(n, size=int(round(fraction * n)), replace=False))

@@ -26,6 +26,18 @@ def _check_dims(dims: int | Sequence[int], num_modalities: int) -> list[int]:
     return [check_int(_OWNER, "dims", d, low=1) for d in dims]
 
 
+def _check_train_classes(bundle: DataBundle, n: int, c: int, val_fraction: float,
+                         test_fraction: float) -> None:
+    """ValueError when the split leaves a class without a training sample (tiny N per class)."""
+    counts = torch.bincount(bundle.train.labels, minlength=c)
+    empty = (counts == 0).nonzero().flatten().tolist()
+    if empty:
+        raise ValueError(f"{_OWNER}: the train split of {n} samples has no sample of class(es) "
+                         f"{empty} with num_classes={c}, val_fraction={val_fraction} and "
+                         f"test_fraction={test_fraction}; use more samples per class, fewer "
+                         f"classes or smaller fractions.")
+
+
 @DATASETS.register("synthetic")
 def synthetic(*, num_samples: int = 1200, num_classes: int = 4, num_modalities: int = 2,
               dims: int | Sequence[int] = 16, easy_fraction: float = 0.8,
@@ -46,7 +58,8 @@ def synthetic(*, num_samples: int = 1200, num_classes: int = 4, num_modalities: 
 
     Args:
         num_samples: total number of samples N (>= 10).
-        num_classes: number of classes C (>= 2).
+        num_classes: number of classes C (>= 2 and <= N; every class must keep a training
+            sample).
         num_modalities: number of modalities M (>= 2), named ``m0 .. m{M-1}``.
         dims: feature dimension of every modality, or a list of M dimensions.
         easy_fraction: share of samples whose ``m0`` shows their class, in [0, 1].
@@ -72,6 +85,10 @@ def synthetic(*, num_samples: int = 1200, num_classes: int = 4, num_modalities: 
     """
     n = check_int(_OWNER, "num_samples", num_samples, low=10)
     c = check_int(_OWNER, "num_classes", num_classes, low=2)
+    if c > n:
+        raise ValueError(f"{_OWNER}: 'num_classes' must be an int <= num_samples ({n}) so that "
+                         f"every class has a sample; got {c}. Raise num_samples or lower "
+                         f"num_classes.")
     m = check_int(_OWNER, "num_modalities", num_modalities, low=2)
     dim_list = _check_dims(dims, m)
     easy_fraction = check_float(_OWNER, "easy_fraction", easy_fraction, low=0.0, high=1.0)
@@ -95,6 +112,7 @@ def synthetic(*, num_samples: int = 1200, num_classes: int = 4, num_modalities: 
 
     bundle = build_bundle(views, labels, name=_OWNER, seed=seed, val_fraction=val_fraction,
                           test_fraction=test_fraction, num_classes=c)
+    _check_train_classes(bundle, n, c, val_fraction, test_fraction)
     idx = bundle.info["source_indices"]
     bundle.info["easy_mask"] = torch.from_numpy(easy[idx["train"].numpy()])
     bundle.info["easy_mask_val"] = torch.from_numpy(easy[idx["val"].numpy()])

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import operator
 from collections.abc import Mapping, Sequence
 from typing import Any
 
@@ -46,9 +47,9 @@ class MultiModalTensorDataset(Dataset):
 
     Raises:
         TypeError: ``tensors`` is not a mapping of str to tensors, or ``labels`` is not an integer
-            tensor.
-        ValueError: no modality, a first dimension other than ``N``, or labels outside
-            ``[0, num_classes)``.
+            tensor (bool and floating-point labels are refused).
+        ValueError: no modality, no sample (``N = 0``), a first dimension other than ``N``, or
+            labels outside ``[0, num_classes)``.
 
     Example:
         >>> import torch
@@ -65,10 +66,14 @@ class MultiModalTensorDataset(Dataset):
         if not isinstance(tensors, Mapping) or not tensors:
             raise TypeError(f"{_OWNER}: 'tensors' must be a non-empty dict of name -> Tensor; "
                             f"got {type(tensors).__name__}.")
-        if not isinstance(labels, Tensor) or labels.dtype.is_floating_point or labels.ndim != 1:
+        if (not isinstance(labels, Tensor) or labels.dtype.is_floating_point or labels.ndim != 1
+                or labels.dtype == torch.bool or labels.dtype.is_complex):
             raise TypeError(f"{_OWNER}: 'labels' must be a 1-D integer Tensor; got "
                             f"{_describe(labels)}.")
         n = len(labels)
+        if n == 0:
+            raise ValueError(f"{_OWNER}: the dataset has no samples ('labels' has length 0); give "
+                             f"at least one sample.")
         self.tensors: dict[str, Tensor] = {}
         for name, t in tensors.items():
             if not isinstance(name, str) or not isinstance(t, Tensor):
@@ -79,11 +84,11 @@ class MultiModalTensorDataset(Dataset):
                                  f"{n} (the number of labels); got shape {tuple(t.shape)}.")
             self.tensors[name] = t.detach().to(torch.float32).contiguous()
         self.labels: Tensor = labels.detach().to(torch.int64).contiguous()
-        high = int(self.labels.max()) + 1 if n else 0
+        high = int(self.labels.max()) + 1
         if num_classes is None:
             num_classes = high
         check_int(_OWNER, "num_classes", num_classes, low=max(high, 1))
-        if n and int(self.labels.min()) < 0:
+        if int(self.labels.min()) < 0:
             raise ValueError(f"{_OWNER}: 'labels' must be in [0, num_classes); got min "
                              f"{int(self.labels.min())}.")
         self._num_classes = num_classes
@@ -95,10 +100,17 @@ class MultiModalTensorDataset(Dataset):
         """One sample: ``{"modalities": {name: Tensor[*shape]}, "label": int, "index": int}``.
 
         Raises:
+            TypeError: ``i`` is not an integer (an int, a numpy integer or a 0-d integer tensor).
             IndexError: ``i`` is outside ``[-N, N)``.
         """
         n = len(self)
-        i = int(i)
+        try:
+            if isinstance(i, bool):
+                raise TypeError
+            i = operator.index(i)
+        except TypeError:
+            raise TypeError(f"{_OWNER}: 'index' must be an int (a position in [-{n}, {n})); got "
+                            f"{_short(i)}.") from None
         if not -n <= i < n:
             raise IndexError(f"{_OWNER}: index {i} is out of range for {n} samples.")
         i %= n
@@ -157,6 +169,11 @@ class MultiModalTensorDataset(Dataset):
     def __repr__(self) -> str:
         shapes = ", ".join(f"{k}={v}" for k, v in self.modality_shapes.items())
         return f"{type(self).__name__}(n={len(self)}, num_classes={self.num_classes}, {shapes})"
+
+
+def _short(x: object) -> str:
+    text = repr(x)
+    return text if len(text) <= 40 and not isinstance(x, Tensor) else _describe(x)
 
 
 def _describe(x: object) -> str:

@@ -27,7 +27,7 @@ from .config import (
     config_to_dict,
 )
 from .rundir import RunExistsError, child_dir, clear_output_dir, is_stamped
-from .trainer import build_run, train
+from .trainer import check_configs, train
 
 __all__ = ["compare", "method_entries", "format_table"]
 
@@ -83,9 +83,10 @@ def compare(cfg: Config, out_dir: str | Path, *, overwrite: bool = False, resume
     baseline = cfg.compare.baseline if cfg.compare.baseline is not None else labels[0]
     if baseline not in labels:
         raise ConfigError(f"compare.baseline {baseline!r} is not one of the methods {labels}.")
+    built: dict = {}  # fail fast, before any run starts; each distinct data/model setup built once
     for i, (label, c) in enumerate(entries):
-        try:  # fail fast on a bad method/dataset/model option, before any run starts
-            build_run(c)
+        try:
+            check_configs([c], built)
         except (ValueError, TypeError) as e:
             raise type(e)(f"compare.methods[{i}] ({label}): {e}") from None
     check_int("compare", "jobs", jobs, low=1)

@@ -48,7 +48,8 @@ from .rundir import (
 )
 from .scores import write_scores
 
-__all__ = ["train", "TrainingDiverged", "RunExistsError", "build_run"]
+__all__ = ["train", "TrainingDiverged", "RunExistsError", "build_run", "build_data",
+           "check_configs", "train_labels"]
 
 log = logging.getLogger(__name__)
 
@@ -152,16 +153,10 @@ def build_run(cfg: Config) -> Run:
                         fusion=cfg.model.fusion, encoder_kw=cfg.model.encoder_kw,
                         fusion_kw=cfg.model.fusion_kw).to(device)
     optimizer, lr_schedule = _optimiser(cfg, model)
-    method = create_method(cfg)
-    _check_feature_dims(method, model)
     _check_splits(bundle, cfg)
+    method = create_method(cfg)
+    scheduler = _method_scheduler(cfg, method, model, len(bundle.train))
     n = len(bundle.train)
-    scheduler = method.make_scheduler(num_samples=n, seed=t.seed, min_samples=min(t.batch_size, n))
-    if 0 < scheduler.warmup_epochs >= t.epochs:
-        raise ValueError(f"method: 'warmup_epochs' ({scheduler.warmup_epochs}) must be below "
-                         f"train.epochs ({t.epochs}), or {method.name} never leaves its uniform "
-                         f"warm-up{' and never scores' if method.scorer is not None else ''}; "
-                         f"lower method.warmup_epochs or raise train.epochs.")
     sampler = BalanceSampler(scheduler, num_replicas=1, rank=0)
     io = {"num_workers": t.num_workers, "device": device, "seed": t.seed}
     loaders = {"train": train_loader(bundle.train, Batches(sampler, t.batch_size), **io),
@@ -170,6 +165,39 @@ def build_run(cfg: Config) -> Run:
     tracker = OnlineScoreTracker(n) if method.scorer is not None and method.scoring == "online" else None
     return Run(cfg, bundle, model, optimizer, lr_schedule, method, scheduler, sampler, loaders,
                tracker, device)
+
+
+def check_configs(cfgs: list[Config], built: dict | None = None) -> None:
+    """Validate several runs (e.g. the methods of a comparison) before any starts: each distinct
+    data/model/optimiser setup is built once, and every method is checked against it.
+
+    Args:
+        cfgs: the run configs. built: a cache of built setups to share between calls.
+    """
+    from ..methods import create_method
+
+    built = {} if built is None else built
+    for cfg in cfgs:
+        setup = {k: v for k, v in config_to_dict(cfg).items() if k not in ("method", "compare")}
+        key = json.dumps(setup, sort_keys=True, default=repr)
+        if key not in built:
+            built[key] = build_run(cfg)
+        else:
+            run = built[key]
+            _method_scheduler(cfg, create_method(cfg), run.model, len(run.bundle.train))
+
+
+def _method_scheduler(cfg: Config, method, model, n: int):
+    """The method's scheduler for N training samples, after the checks that need the model."""
+    t = cfg.train
+    _check_feature_dims(method, model)
+    scheduler = method.make_scheduler(num_samples=n, seed=t.seed, min_samples=min(t.batch_size, n))
+    if 0 < scheduler.warmup_epochs >= t.epochs:
+        raise ValueError(f"method: 'warmup_epochs' ({scheduler.warmup_epochs}) must be below "
+                         f"train.epochs ({t.epochs}), or {method.name} never leaves its uniform "
+                         f"warm-up{' and never scores' if method.scorer is not None else ''}; "
+                         f"lower method.warmup_epochs or raise train.epochs.")
+    return scheduler
 
 
 def build_data(cfg: Config):

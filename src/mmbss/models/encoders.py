@@ -2,8 +2,10 @@
 
 Every encoder is an ``nn.Module`` built from the shape of *one* sample (without the batch
 dimension) that maps ``[B, *input_shape]`` to features ``[B, out_dim]``; it exposes the ints
-``out_dim`` and the tuple ``input_shape``. ``create_encoder(name, input_shape, **kw)`` builds one
-by registered name; ``list_encoders()`` lists the names.
+``out_dim`` and the tuple ``input_shape``; the class attribute ``float_input = True`` tells
+:class:`~mmbss.models.MultiModalNet` to refuse integer (e.g. uint8 or int64) inputs with a clear
+error (an encoder of token ids would leave it out). ``create_encoder(name, input_shape, **kw)``
+builds one by registered name; ``list_encoders()`` lists the names.
 
 Registered here: ``mlp`` (flattening multi-layer perceptron) and ``cnn2d`` (small 2-D CNN).
 ``resnet18`` lives in :mod:`mmbss.models.resnet` and registers itself into the same registry.
@@ -91,6 +93,8 @@ class MLPEncoder(nn.Module):
         ``[B, *input_shape] -> [B, out_dim]``; ``out_dim`` is the last width.
     """
 
+    float_input = True  #: MultiModalNet refuses integer inputs for it with a clear TypeError
+
     def __init__(self, input_shape: tuple[int, ...], *, hidden: tuple[int, ...] = (256,),
                  dropout: float = 0.0, norm: bool = False, out_dim: int | None = None):
         super().__init__()
@@ -137,6 +141,8 @@ class CNN2dEncoder(nn.Module):
     Shapes:
         ``[B, C, H, W]`` (or ``[B, H, W]``) ``-> [B, channels[-1]]``.
     """
+
+    float_input = True  #: MultiModalNet refuses integer inputs for it with a clear TypeError
 
     def __init__(self, input_shape: tuple[int, ...], *, channels: tuple[int, ...] = (32, 64),
                  kernel_size: int = 3, dropout: float = 0.0):

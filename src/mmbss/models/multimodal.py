@@ -56,7 +56,8 @@ class MultiModalNet(nn.Module):
     Args:
         encoders: ``{modality: encoder}`` (at least two), in modality order; every encoder maps
             ``[B, ...]`` to ``[B, out_dim]`` and has an int attribute ``out_dim`` (and, if it
-            has ``input_shape``, inputs are checked against it).
+            has ``input_shape``, inputs are checked against it; if it has ``float_input =
+            True``, as the built-in encoders do, integer inputs are refused).
         num_classes: number of classes C (>= 2).
         fusion: a registered fusion name (``"concat"``, ``"sum"``, ``"film"``, ``"gated"``) or a
             ready ``nn.Module`` with ``forward(features) -> (logits [B, C], head_input [B, H])``.
@@ -141,6 +142,8 @@ class MultiModalNet(nn.Module):
             ``features {m: [B, D_m]}`` and ``head_inputs`` (features plus ``"fused": [B, H]``).
 
         Raises:
+            TypeError: an input that is not a tensor, or an integer/bool tensor for an encoder
+                with ``float_input`` (every built-in one).
             ValueError: missing or unexpected modality keys, a tensor whose per-sample shape
                 differs from its encoder's ``input_shape``, or unequal batch sizes.
         """
@@ -160,6 +163,9 @@ class MultiModalNet(nn.Module):
             if not isinstance(x, torch.Tensor):
                 raise TypeError(f"{owner}: input {name!r} must be a tensor; "
                                 f"got {type(x).__name__}.")
+            if getattr(self.encoders[name], "float_input", False) and not x.is_floating_point():
+                raise TypeError(f"{owner}: input {name!r} must be a floating-point tensor; got "
+                                f"{x.dtype}.")
             expected = getattr(self.encoders[name], "input_shape", None)
             if expected is not None and tuple(x.shape[1:]) != tuple(expected):
                 raise ValueError(f"{owner}: input {name!r} must have shape [B, "
@@ -224,6 +230,8 @@ def build_model(modality_shapes: Mapping[str, tuple[int, ...]], num_classes: int
         ValueError / TypeError: bad shapes, unknown encoder/fusion names, options or keys.
     """
     owner = "build_model"
+    if fusion_kw is not None and not isinstance(fusion_kw, Mapping):
+        raise TypeError(f"{owner}: 'fusion_kw' must be a dict or None; got {fusion_kw!r}.")
     if not isinstance(modality_shapes, Mapping):
         raise TypeError(f"{owner}: 'modality_shapes' must be a dict {{modality: shape}}; "
                         f"got {modality_shapes!r}.")

@@ -72,6 +72,8 @@ class ResNet18Encoder(nn.Module):
     11,170,240).
     """
 
+    float_input = True  #: MultiModalNet refuses integer inputs for it with a clear TypeError
+
     def __init__(self, input_shape: tuple[int, ...], *, small_input: bool = False,
                  frames: bool | None = None):
         super().__init__()
