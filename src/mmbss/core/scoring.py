@@ -25,12 +25,47 @@ import torch.nn.functional as F
 
 from ._validation import check_choice, check_float
 
-__all__ = ["BalanceScorer", "minmax", "CORRELATIONS", "INFORMATIONS"]
+__all__ = ["BalanceScorer", "minmax", "training_loss", "loss_weight", "CORRELATIONS",
+           "INFORMATIONS"]
 
 CORRELATIONS = ("prediction", "feature", None)
 INFORMATIONS = ("loss", "gradient", None)
 _CORR_KEY = {"prediction": "prediction_similarity", "feature": "feature_similarity"}
 _INFO_KEY = {"loss": "loss", "gradient": "gradient"}
+
+
+def loss_weight(weights: Mapping[str, float] | None, head: str) -> float:
+    """The weight of ``head`` ("fused" or a modality) in ``weights``: its own entry, else
+    ``"unimodal"`` for a modality, else 1."""
+    weights = weights or {}
+    if head == "fused":
+        return float(weights.get("fused", 1.0))
+    return float(weights.get(head, weights.get("unimodal", 1.0)))
+
+
+def training_loss(fused_logits: torch.Tensor, unimodal_logits: Mapping[str, torch.Tensor],
+                  labels: torch.Tensor, weights: Mapping[str, float] | None = None) -> torch.Tensor:
+    """Per-sample training loss ``w_f CE(z_f) + sum_m w_m CE(z_m)`` (SPEC §1), Tensor[B].
+
+    The one place mmbss writes this formula: the trainer's loss, the evaluation loss and the
+    scorer's loss criterion all call it. A weight of 0 drops its term.
+
+    Args:
+        fused_logits: [B, C]. unimodal_logits: {modality: [B, C]}. labels: LongTensor[B].
+        weights: ``{"fused": w_f, "unimodal": w_u}`` and/or per-modality weights (default 1).
+
+    Example:
+        >>> z = torch.zeros(2, 4)
+        >>> training_loss(z, {"a": z}, torch.tensor([0, 1]), {"fused": 0.5}).tolist()  # 1.5 ln 4
+        [2.0794..., 2.0794...]
+    """
+    total = None
+    for head, z in (("fused", fused_logits), *unimodal_logits.items()):
+        w = loss_weight(weights, head)
+        if w:
+            term = w * F.cross_entropy(z, labels, reduction="none")
+            total = term if total is None else total + term
+    return total if total is not None else torch.zeros(labels.shape[0], device=labels.device)
 
 
 def minmax(x: torch.Tensor) -> torch.Tensor:
@@ -129,9 +164,7 @@ class BalanceScorer:
 
     def weight(self, head: str) -> float:
         """Loss weight of ``head`` ("fused" or a modality name)."""
-        if head == "fused":
-            return float(self.loss_weights.get("fused", 1.0))
-        return float(self.loss_weights.get(head, self.loss_weights.get("unimodal", 1.0)))
+        return loss_weight(self.loss_weights, head)
 
     @torch.no_grad()
     def criteria(self, fused_logits: torch.Tensor,
@@ -199,10 +232,8 @@ class BalanceScorer:
                                           head_inputs))
 
     def _loss(self, fused, uni, labels) -> torch.Tensor:
-        total = self.weight("fused") * F.cross_entropy(fused.float(), labels, reduction="none")
-        for name, z in uni.items():
-            total = total + self.weight(name) * F.cross_entropy(z.float(), labels, reduction="none")
-        return total
+        return training_loss(fused.float(), {k: z.float() for k, z in uni.items()}, labels,
+                             self.loss_weights)
 
     def _gradient(self, fused, uni, labels, head_inputs, n) -> torch.Tensor:
         if head_inputs is None:

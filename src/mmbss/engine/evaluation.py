@@ -9,9 +9,9 @@ from __future__ import annotations
 from dataclasses import dataclass
 
 import torch
-import torch.nn.functional as F
 
 from ..core import passes
+from ..core.scoring import training_loss
 from ..methods.base import weighted_loss
 from .metrics import evaluate_outputs
 
@@ -84,13 +84,11 @@ def per_sample_grad_norms(model: torch.nn.Module, loader, fused_weight: float,
     params = {k: v.detach() for k, v in model.named_parameters()}
     buffers = {k: v.detach() for k, v in model.named_buffers()}
 
+    weights = {"fused": fused_weight, **unimodal_weights}
+
     def loss_of_one(p, x, y):
         out = functional_call(model, (p, buffers), ({k: v.unsqueeze(0) for k, v in x.items()},))
-        y = y.unsqueeze(0)
-        loss = fused_weight * F.cross_entropy(out.fused, y)
-        for m, z in out.unimodal.items():
-            loss = loss + unimodal_weights[m] * F.cross_entropy(z, y)
-        return loss
+        return training_loss(out.fused, out.unimodal, y.unsqueeze(0), weights).sum()
 
     per_sample = vmap(grad(loss_of_one), in_dims=(None, 0, 0))
     norms = torch.zeros(len(loader.dataset))

@@ -26,7 +26,7 @@ import torch
 import torch.nn.functional as F
 
 from ..core.registry import Registry
-from ..core.scoring import BalanceScorer
+from ..core.scoring import BalanceScorer, training_loss
 
 __all__ = ["Method", "SamplingPolicy", "GradientPolicy", "METHODS", "GRADIENT_POLICIES",
            "create_method", "check_method_options", "list_methods", "list_gradient_policies",
@@ -39,12 +39,10 @@ GRADIENT_POLICIES = Registry("gradient policy")
 
 
 def weighted_loss(out, labels: torch.Tensor, fused_weight: float, unimodal_weight: float) -> torch.Tensor:
-    """Per-sample training loss ``w_f * CE(z_f) + w_u * sum_m CE(z_m)``, Tensor[B]."""
-    loss = fused_weight * F.cross_entropy(out.fused, labels, reduction="none")
-    if unimodal_weight:
-        for z in out.unimodal.values():
-            loss = loss + unimodal_weight * F.cross_entropy(z, labels, reduction="none")
-    return loss
+    """Per-sample training loss ``w_f * CE(z_f) + w_u * sum_m CE(z_m)`` of a model output,
+    Tensor[B] (:func:`mmbss.scoring.training_loss`)."""
+    return training_loss(out.fused, out.unimodal, labels,
+                         {"fused": fused_weight, "unimodal": unimodal_weight})
 
 
 @dataclass
