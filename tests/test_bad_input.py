@@ -48,6 +48,7 @@ from mmbss import (
     weighted_permutation,
 )
 from mmbss.cli.main import main
+from mmbss.core.errors import MmbssError
 from mmbss.core.registry import Registry
 from mmbss.data import (
     DataBundle,
@@ -57,7 +58,13 @@ from mmbss.data import (
     create_dataset,
     stratified_split,
 )
-from mmbss.engine.checkpoint import load_checkpoint
+from mmbss.engine.checkpoint import (
+    RESUME_KEYS,
+    load_checkpoint,
+    load_resume,
+    payload_digest,
+    save_checkpoint,
+)
 from mmbss.engine.config import (
     Config,
     apply_overrides,
@@ -65,7 +72,10 @@ from mmbss.engine.config import (
     config_to_dict,
     load_config,
 )
+from mmbss.engine.evaluation import collect_outputs as collect_eval_outputs
+from mmbss.engine.rundir import make_dir
 from mmbss.engine.trainer import build_run, train
+from mmbss.methods import GradientPolicy, create_method
 from mmbss.models import MultiModalNet, build_model, create_encoder, create_fusion
 from mmbss.models.encoders import MLPEncoder
 
@@ -301,6 +311,24 @@ def _batch(index: list[int]) -> dict:
     n = len(index)
     return {"modalities": {"a": torch.zeros(n, 2)}, "label": torch.zeros(n, dtype=torch.long),
             "index": torch.tensor(index)}
+
+
+class _Loader(list):
+    """A list of batches with a ``dataset`` of ``n`` samples (what the engine's passes read)."""
+
+    def __init__(self, batches, n):
+        super().__init__(batches)
+        self.dataset = range(n)
+
+
+def _nan_checkpoint(tmp: Path) -> None:
+    payload = {k: None for k in RESUME_KEYS} | {"model": {"w": torch.tensor([float("nan")])}}
+    save_checkpoint(payload, tmp / "last.pt", kind="resume")
+
+
+def _no_permission(tmp: Path) -> None:
+    with mock.patch.object(Path, "mkdir", side_effect=PermissionError(13, "denied")):
+        make_dir(tmp / "x")
 
 
 def registry_twice() -> None:
@@ -1567,6 +1595,60 @@ CASES: list[Case] = [
                                                               torch.tensor([0]), num_classes=3)),
         ValueError, L("DataBundle: 'train_eval' must hold the training samples with the evaluation "
                       "transforms")),
+    # --- messages no row pinned before (tests/test_messages_pinned.py keeps it so)
+    api("score-dataset-no-batch", "core", "a loader that yields nothing",
+        lambda: score_dataset(_TwoHeads(), [], BalanceScorer(), num_samples=2), ValueError,
+        L("the loader yielded no batch; expected batches covering 2 samples.")),
+    api("score-dataset-no-size", "core", "a plain list of batches without `num_samples`",
+        lambda: score_dataset(_TwoHeads(), [_batch([0])], BalanceScorer()), TypeError,
+        L("pass num_samples= when the loader has no 'dataset' attribute.")),
+    api("score-dataset-batch-not-dict", "core", "batches that are lists",
+        lambda: score_dataset(_TwoHeads(), [[1, 2]], BalanceScorer(), num_samples=2), TypeError,
+        L("a batch must be a collated sample dict with keys 'modalities', 'label' and 'index'; "
+          "got list (use collate_fn=mmbss.data.collate_samples).")),
+    api("collate-empty", "data", "`collate_samples([])`", lambda: collate_samples([]), ValueError,
+        L("collate_samples: got an empty batch.")),
+    api("synthetic-class-without-train-sample", "data", "synthetic `num_samples=12, num_classes=6`",
+        lambda: create_dataset("synthetic", num_samples=12, num_classes=6), ValueError,
+        L("use more samples per class, fewer classes or smaller fractions.")),
+    api("dataset-empty", "data", "a `MultiModalTensorDataset` of 0 samples",
+        lambda: MultiModalTensorDataset({"a": torch.zeros(0, 2)}, torch.zeros(0, dtype=torch.long),
+                                        num_classes=3), ValueError,
+        L("the dataset has no samples ('labels' has length 0); give at least one sample.")),
+    api("checkpoint-no-payload", "engine", "an mmbss header whose payload is a number",
+        lambda tmp: (torch.save({"format": "mmbss-checkpoint", "version": 2, "kind": "resume",
+                                 "sha256": "", "payload": 3}, tmp / "c.pt"),
+                     load_checkpoint(tmp / "c.pt")), ValueError, r"c\.pt' has no payload\."),
+    api("checkpoint-missing-keys", "engine", "a checksummed resume payload holding only `model`",
+        lambda tmp: (torch.save({"format": "mmbss-checkpoint", "version": 2, "kind": "resume",
+                                 "sha256": payload_digest({"model": {}}),
+                                 "payload": {"model": {}}}, tmp / "c.pt"),
+                     load_checkpoint(tmp / "c.pt")), ValueError,
+        r"c\.pt' is not an mmbss resume checkpoint: missing keys \['best', 'config', 'epoch', "),
+    api("resume-folder-empty", "engine", "`load_resume` of a folder without checkpoints",
+        lambda tmp: load_resume(tmp), FileNotFoundError,
+        r"holds no resume checkpoint \(last\.pt or previous\.pt\)\."),
+    api("resume-non-finite-only", "engine", "the only resume checkpoint holds NaN weights",
+        lambda tmp: (_nan_checkpoint(tmp), load_resume(tmp)), ValueError,
+        r"no usable resume checkpoint: checkpoint '.*last\.pt' holds non-finite weights\. Start "
+        r"the run again with --overwrite\."),
+    api("checkpoint-payload-object", "engine", "a payload holding a Python set",
+        lambda: payload_digest({"model": {1, 2}}), TypeError,
+        L("checkpoint payloads hold tensors, numbers, strings and plain containers only; got set.")),
+    api("eval-loader-partial", "engine", "an evaluation loader that skips samples",
+        lambda: collect_eval_outputs(_TwoHeads(), _Loader([_batch([0])], 2), torch.device("cpu")),
+        ValueError, L("the evaluation loader yielded 1 of 2 samples; every sample must be "
+                      "evaluated.")),
+    api("out-no-permission", "engine", "`--out` in a folder without write permission",
+        _no_permission, PermissionError,
+        r"cannot create '.*/x': no permission to write in '.*'; choose a folder you can write to\."),
+    api("method-state-other-policies", "engine", "a method state of other gradient policies",
+        lambda: create_method(tiny_config("bss-lb")).load_state_dict({"ogm-ge": {}}), KeyError,
+        L("Method.load_state_dict: the state holds the gradient policies ['ogm-ge'], this method "
+          "[]")),
+    api("gradient-policy-state-not-empty", "engine", "a state for a policy that keeps none",
+        lambda: GradientPolicy().load_state_dict({"steps": 3}), KeyError,
+        L("gradient-policy.load_state_dict: expected an empty state; got keys ['steps'].")),
 ]
 
 
@@ -1608,12 +1690,13 @@ def test_bad_input_gets_its_message(case: Case, request, capsys) -> None:
         assert status == case.expect, err
         assert "Traceback" not in err
         assert re.search(case.match, err), err
-    elif inspect.signature(case.trigger).parameters:
-        with pytest.raises(case.expect, match=case.match):
-            case.trigger(request.getfixturevalue("tmp_path"))
     else:
-        with pytest.raises(case.expect, match=case.match):
-            case.trigger()
+        args = [request.getfixturevalue("tmp_path")] if inspect.signature(
+            case.trigger).parameters else []
+        with pytest.raises(case.expect, match=case.match) as info:
+            case.trigger(*args)
+        # one exception family (DESIGN rule 3); KeyError: a state dict's keys, OSError: files
+        assert isinstance(info.value, (MmbssError, KeyError, OSError)), type(info.value)
 
 
 def test_catalogue_is_well_formed() -> None:

@@ -13,12 +13,17 @@ from .core import (
     BalanceSampler,
     BalanceScorer,
     CurriculumScheduler,
+    InvalidTypeError,
+    InvalidValueError,
     LearningBasedScheduler,
+    MmbssError,
     OnlineScoreTracker,
     RandomPacingScheduler,
     UniformScheduler,
+    UnknownNameError,
     _rng,
     _validation,
+    errors,
     minmax,
     pacing,
     passes,
@@ -36,7 +41,7 @@ from .core import (
 )
 
 # the core modules keep their short public paths: mmbss.scoring is mmbss.core.scoring (one object)
-for _m in (scoring, pacing, schedulers, samplers, permutation, tracking, passes, registry,
+for _m in (scoring, pacing, schedulers, samplers, permutation, tracking, passes, registry, errors,
            _validation, _rng):
     _sys.modules[f"{__name__}.{_m.__name__.rsplit('.', 1)[1]}"] = _m
 del _m
@@ -49,4 +54,5 @@ __all__ = [
     "CurriculumScheduler", "LearningBasedScheduler", "AntiCurriculumScheduler",
     "RandomPacingScheduler", "UniformScheduler",
     "BalanceSampler", "shard", "OnlineScoreTracker", "score_dataset", "score_criteria",
+    "MmbssError", "InvalidValueError", "InvalidTypeError", "UnknownNameError", "errors",
 ]

@@ -69,14 +69,15 @@ def main(argv: list[str] | None = None) -> int:
     args = build_parser().parse_args(argv)
     logging.basicConfig(level=logging.WARNING if getattr(args, "quiet", False) else logging.INFO,
                         format="%(message)s")
-    from ..engine import ConfigError, TrainingDiverged
+    from ..core.errors import MmbssError
+    from ..engine import TrainingDiverged
 
     try:
         return _COMMANDS[args.command](args)
     except TrainingDiverged as e:
         print(f"mmbss: error: {e}", file=sys.stderr)
         return 1
-    except (ConfigError, ValueError, TypeError, KeyError, OSError) as e:  # OSError: paths
+    except (MmbssError, KeyError, OSError) as e:  # KeyError: a state's keys; OSError: paths
         if os.environ.get("MMBSS_DEBUG"):
             raise
         msg = e.args[0] if isinstance(e, KeyError) and e.args else e

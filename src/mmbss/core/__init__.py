@@ -5,7 +5,8 @@ every import to keep it so. The public names are re-exported from :mod:`mmbss`, 
 keep their short paths (``mmbss.scoring`` is ``mmbss.core.scoring``).
 """
 
-from . import pacing, scoring
+from . import errors, pacing, scoring
+from .errors import InvalidTypeError, InvalidValueError, MmbssError, UnknownNameError
 from .passes import score_criteria, score_dataset
 from .permutation import weighted_draws, weighted_permutation
 from .samplers import BalanceSampler, shard
@@ -25,4 +26,5 @@ __all__ = [
     "CurriculumScheduler", "LearningBasedScheduler", "AntiCurriculumScheduler",
     "RandomPacingScheduler", "UniformScheduler",
     "BalanceSampler", "shard", "OnlineScoreTracker", "score_dataset", "score_criteria",
+    "MmbssError", "InvalidValueError", "InvalidTypeError", "UnknownNameError", "errors",
 ]

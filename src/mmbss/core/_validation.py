@@ -11,10 +11,13 @@ import math
 from collections.abc import Iterable
 from typing import Any
 
+from .errors import InvalidTypeError, InvalidValueError
+
 __all__: list[str] = []
 
 
-def _fail(owner: str, name: str, expected: str, value: Any, exc: type[Exception] = ValueError):
+def _fail(owner: str, name: str, expected: str, value: Any,
+          exc: type[Exception] = InvalidValueError):
     raise exc(f"{owner}: '{name}' must be {expected}; got {value!r}.")
 
 
@@ -25,7 +28,7 @@ def check_int(owner: str, name: str, value: Any, *, low: int | None = None,
         return None
     expected = _range_text("an int", low, high, True, True) + (" or None" if allow_none else "")
     if isinstance(value, bool) or not isinstance(value, int):
-        _fail(owner, name, expected, value, TypeError)
+        _fail(owner, name, expected, value, InvalidTypeError)
     if (low is not None and value < low) or (high is not None and value > high):
         _fail(owner, name, expected, value)
     return value
@@ -41,7 +44,7 @@ def check_float(owner: str, name: str, value: Any, *, low: float | None = None,
     if allow_none:
         expected += " or None"
     if isinstance(value, bool) or not isinstance(value, (int, float)):
-        _fail(owner, name, expected, value, TypeError)
+        _fail(owner, name, expected, value, InvalidTypeError)
     v = float(value)
     if math.isnan(v) or math.isinf(v):
         _fail(owner, name, expected, value)
@@ -63,12 +66,12 @@ def check_choice(owner: str, name: str, value: Any, choices: Iterable[Any]) -> A
         close = difflib.get_close_matches(value, [c for c in choices if isinstance(c, str)], n=1)
         if close:
             hint = f" (did you mean {close[0]!r}?)"
-    raise ValueError(f"{owner}: '{name}' must be one of {shown}; got {value!r}{hint}.")
+    raise InvalidValueError(f"{owner}: '{name}' must be one of {shown}; got {value!r}{hint}.")
 
 
 def check_bool(owner: str, name: str, value: Any) -> bool:
     if not isinstance(value, bool):
-        _fail(owner, name, "a bool", value, TypeError)
+        _fail(owner, name, "a bool", value, InvalidTypeError)
     return value
 
 
@@ -79,7 +82,7 @@ def check_name(owner: str, name: str, value: Any) -> str:
           and not any(c in value for c in "/\\\0"))
     if not ok:
         _fail(owner, name, "a name usable as one folder name (no '/', '\\', leading '.' or '..')",
-              value, ValueError if isinstance(value, str) else TypeError)
+              value, InvalidValueError if isinstance(value, str) else InvalidTypeError)
     return value
 
 

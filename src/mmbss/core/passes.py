@@ -24,6 +24,8 @@ from collections.abc import Iterable, Mapping
 
 import torch
 
+from .errors import InvalidTypeError, InvalidValueError
+
 __all__ = ["collect_outputs", "score_criteria", "score_dataset", "split_outputs"]
 
 
@@ -34,7 +36,7 @@ def split_outputs(out) -> tuple[torch.Tensor, dict, dict | None, dict | None]:
                 getattr(out, "head_inputs", None))
     if isinstance(out, (tuple, list)) and len(out) in (2, 3) and isinstance(out[1], Mapping):
         return out[0], dict(out[1]), (dict(out[2]) if len(out) == 3 else None), None
-    raise TypeError("the model must return an object with 'fused' and 'unimodal' attributes or a "
+    raise InvalidTypeError("the model must return an object with 'fused' and 'unimodal' attributes or a "
                     "tuple (fused [B, C], {modality: [B, C]}[, {modality: features}]); got "
                     f"{type(out).__name__}.")
 
@@ -60,7 +62,7 @@ def collect_outputs(model: torch.nn.Module, loader: Iterable, *, num_samples: in
         ValueError: a batch lacks a key, or holds an index outside ``[0, N)``.
     """
     if not isinstance(model, torch.nn.Module):
-        raise TypeError(f"'model' must be a torch.nn.Module; got {type(model).__name__}.")
+        raise InvalidTypeError(f"'model' must be a torch.nn.Module; got {type(model).__name__}.")
     n = _num_samples(loader, num_samples)
     device = torch.device(device) if device is not None else _model_device(model)
     store: dict = {}
@@ -86,7 +88,7 @@ def collect_outputs(model: torch.nn.Module, loader: Iterable, *, num_samples: in
     finally:
         model.train(was_training)
     if not store:
-        raise ValueError(f"the loader yielded no batch; expected batches covering {n} samples.")
+        raise InvalidValueError(f"the loader yielded no batch; expected batches covering {n} samples.")
     group = lambda tag: {k.split("/", 1)[1]: v for k, v in store.items()  # noqa: E731
                          if k.startswith(tag + "/")} or None
     return {"fused": store["fused"], "unimodal": group("unimodal"), "labels": store["labels"],
@@ -119,7 +121,7 @@ def score_dataset(model: torch.nn.Module, loader: Iterable, scorer, *,
     """
     criteria, seen = score_criteria(model, loader, scorer, num_samples=num_samples, device=device)
     if not bool(seen.all()):
-        raise ValueError(f"score_dataset: the loader yielded {int(seen.sum())} of {seen.numel()} "
+        raise InvalidValueError(f"score_dataset: the loader yielded {int(seen.sum())} of {seen.numel()} "
                          f"samples; score with a loader over the whole set (no sharding, no "
                          f"drop_last), or use score_criteria and gather the shards.")
     return scorer.combine(criteria)
@@ -130,7 +132,7 @@ def _num_samples(loader, num_samples: int | None) -> int:
         return int(num_samples)
     dataset = getattr(loader, "dataset", None)
     if dataset is None:
-        raise TypeError("pass num_samples= when the loader has no 'dataset' attribute.")
+        raise InvalidTypeError("pass num_samples= when the loader has no 'dataset' attribute.")
     return len(dataset)
 
 
@@ -141,16 +143,16 @@ def _model_device(model: torch.nn.Module) -> torch.device:
 
 def _indices(batch, n: int) -> torch.Tensor:
     if not isinstance(batch, Mapping):
-        raise TypeError(f"a batch must be a collated sample dict with keys 'modalities', 'label' "
+        raise InvalidTypeError(f"a batch must be a collated sample dict with keys 'modalities', 'label' "
                         f"and 'index'; got {type(batch).__name__} (use "
                         f"collate_fn=mmbss.data.collate_samples).")
     missing = [k for k in ("modalities", "label", "index") if k not in batch]
     if missing:
-        raise ValueError(f"a batch lacks the key(s) {missing}; samples must be dicts "
+        raise InvalidValueError(f"a batch lacks the key(s) {missing}; samples must be dicts "
                          f"{{'modalities': {{name: Tensor}}, 'label': int, 'index': int}}.")
     idx = torch.as_tensor(batch["index"]).reshape(-1).long()
     if idx.numel() and (int(idx.min()) < 0 or int(idx.max()) >= n):
         bad = int(idx.max()) if int(idx.max()) >= n else int(idx.min())
-        raise ValueError(f"a batch holds sample index {bad}, outside [0, {n - 1}] (the dataset has {n} samples); a sample's 'index' "
+        raise InvalidValueError(f"a batch holds sample index {bad}, outside [0, {n - 1}] (the dataset has {n} samples); a sample's 'index' "
                          f"must be its position in its split.")
     return idx

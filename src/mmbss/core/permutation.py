@@ -4,6 +4,8 @@ from __future__ import annotations
 
 import torch
 
+from .errors import InvalidTypeError, InvalidValueError
+
 __all__ = ["weighted_permutation", "weighted_draws"]
 
 _FLIP = 0x7FFFFFFFFFFFFFFF  # turns float64 bit patterns into int64 values of the same order
@@ -11,43 +13,43 @@ _FLIP = 0x7FFFFFFFFFFFFFFF  # turns float64 bit patterns into int64 values of th
 
 def _check_weights(fn: str, weights: torch.Tensor, name: str = "weights") -> torch.Tensor:
     if not isinstance(weights, torch.Tensor):
-        raise TypeError(f"{fn}: '{name}' must be a 1-D Tensor; got {type(weights).__name__}.")
+        raise InvalidTypeError(f"{fn}: '{name}' must be a 1-D Tensor; got {type(weights).__name__}.")
     if weights.dim() != 1:
-        raise ValueError(f"{fn}: '{name}' must be a 1-D Tensor; got {weights.shape}.")
+        raise InvalidValueError(f"{fn}: '{name}' must be a 1-D Tensor; got {weights.shape}.")
     if weights.numel() == 0:
-        raise ValueError(f"{fn}: '{name}' is empty; there is nothing to order.")
+        raise InvalidValueError(f"{fn}: '{name}' is empty; there is nothing to order.")
     return weights.detach().double()
 
 
 def _check_generator(fn: str, generator: object) -> None:
     if generator is not None and not isinstance(generator, torch.Generator):
-        raise TypeError(f"{fn}: 'generator' must be a torch.Generator or None; got "
+        raise InvalidTypeError(f"{fn}: 'generator' must be a torch.Generator or None; got "
                         f"{generator!r}.")
 
 
 def _log_weights(fn: str, weights, log_weights) -> torch.Tensor:
     """Validated log-weights, float64 Tensor[N]; -inf marks a zero weight."""
     if (weights is None) == (log_weights is None):
-        raise ValueError(f"{fn}: pass exactly one of 'weights' and 'log_weights'.")
+        raise InvalidValueError(f"{fn}: pass exactly one of 'weights' and 'log_weights'.")
     if log_weights is not None:
         lw = _check_weights(fn, log_weights, "log_weights")
         bad = int((torch.isnan(lw) | (lw == float("inf"))).sum())
         if bad:
-            raise ValueError(f"{fn}: 'log_weights' holds {bad} NaN or +inf value(s); use finite "
+            raise InvalidValueError(f"{fn}: 'log_weights' holds {bad} NaN or +inf value(s); use finite "
                              f"values (-inf for a zero weight).")
     else:
         w = _check_weights(fn, weights)
         if not (bool(torch.isfinite(w).all()) and bool((w >= 0).all())):  # details only on failure
             nan = int(torch.isnan(w).sum())
             if nan:
-                raise ValueError(f"{fn}: 'weights' holds {nan} NaN value(s); weights must be "
+                raise InvalidValueError(f"{fn}: 'weights' holds {nan} NaN value(s); weights must be "
                                  f"finite and >= 0.")
-            raise ValueError(f"{fn}: 'weights' must be finite and >= 0; got {int((w < 0).sum())} "
+            raise InvalidValueError(f"{fn}: 'weights' must be finite and >= 0; got {int((w < 0).sum())} "
                              f"negative and {int(torch.isinf(w).sum())} infinite value(s).")
         lw = w.log()
     top = lw.max()
     if top == float("-inf"):
-        raise ValueError(f"{fn}: all weights are zero; at least one must be > 0.")
+        raise InvalidValueError(f"{fn}: all weights are zero; at least one must be > 0.")
     return lw - top  # scale-free: the largest weight becomes 1 (log 0), so log E keeps its precision
 
 
@@ -155,9 +157,9 @@ def weighted_draws(weights: torch.Tensor | None, num_draws: int,
         ValueError: a negative ``num_draws``, or weights as for :func:`weighted_permutation`.
     """
     if isinstance(num_draws, bool) or not isinstance(num_draws, int):
-        raise TypeError(f"weighted_draws: 'num_draws' must be an int >= 0; got {num_draws!r}.")
+        raise InvalidTypeError(f"weighted_draws: 'num_draws' must be an int >= 0; got {num_draws!r}.")
     if num_draws < 0:
-        raise ValueError(f"weighted_draws: 'num_draws' must be an int >= 0; got {num_draws!r}.")
+        raise InvalidValueError(f"weighted_draws: 'num_draws' must be an int >= 0; got {num_draws!r}.")
     _check_generator("weighted_draws", generator)
     lw = _log_weights("weighted_draws", weights, log_weights)
     cdf = torch.cumsum(lw.exp(), 0)

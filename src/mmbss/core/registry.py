@@ -19,6 +19,8 @@ import inspect
 from collections.abc import Callable
 from typing import Any
 
+from .errors import InvalidValueError, UnknownNameError
+
 __all__ = ["Registry"]
 
 
@@ -38,7 +40,7 @@ class Registry:
 
         def deco(fn: Callable) -> Callable:
             if name in self._items:
-                raise ValueError(f"{self.kind} {name!r} is already registered; pick another name.")
+                raise InvalidValueError(f"{self.kind} {name!r} is already registered; pick another name.")
             self._items[name] = (fn, dict(defaults))
             return fn
 
@@ -47,7 +49,7 @@ class Registry:
     def get(self, name: str) -> Callable[..., Any]:
         """Return the factory registered under ``name`` (error lists valid names)."""
         if name not in self._items:
-            raise ValueError(self.unknown_message(name))
+            raise UnknownNameError(self.unknown_message(name))
         return self._items[name][0]
 
     def create(self, name: str, **kwargs: Any) -> Any:
@@ -79,7 +81,7 @@ class Registry:
             what = (f"option {unknown[0]!r}" if len(unknown) == 1
                     else "options " + ", ".join(repr(k) for k in unknown))
             shown = ", ".join(valid) if valid else "none"
-            raise ValueError(f"{self.kind} {name!r} has no {what}; its options: {shown}.{hint}")
+            raise InvalidValueError(f"{self.kind} {name!r} has no {what}; its options: {shown}.{hint}")
 
     def names(self) -> list[str]:
         """Sorted registered names (feeds ``--help``)."""

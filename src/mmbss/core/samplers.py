@@ -25,6 +25,7 @@ import torch.distributed as dist
 from torch.utils.data import Sampler
 
 from ._validation import check_bool, check_int
+from .errors import InvalidTypeError, InvalidValueError
 
 __all__ = ["BalanceSampler", "shard"]
 
@@ -47,20 +48,20 @@ def shard(sequence: torch.Tensor, num_replicas: int, rank: int, drop_last: bool 
             or sequence.is_floating_point() or sequence.is_complex()):
         shown = (f"Tensor of dtype {sequence.dtype}" if isinstance(sequence, torch.Tensor)
                  else type(sequence).__name__)
-        raise TypeError(f"shard: 'sequence' must be a 1-D integer Tensor of sample indices (e.g. "
+        raise InvalidTypeError(f"shard: 'sequence' must be a 1-D integer Tensor of sample indices (e.g. "
                         f"torch.arange(N)); got {shown}.")
     if sequence.dim() != 1:
-        raise ValueError(f"shard: 'sequence' must be a 1-D integer Tensor of sample indices; got "
+        raise InvalidValueError(f"shard: 'sequence' must be a 1-D integer Tensor of sample indices; got "
                          f"shape {tuple(sequence.shape)}.")
     if sequence.numel() == 0:
-        raise ValueError("shard: 'sequence' is empty; there is nothing to share out (give at least "
+        raise InvalidValueError("shard: 'sequence' is empty; there is nothing to share out (give at least "
                          "one index).")
     check_int("shard", "num_replicas", num_replicas, low=1)
     check_int("shard", "rank", rank, low=0, high=num_replicas - 1)
     length = sequence.numel()
     per_rank = length // num_replicas if drop_last else math.ceil(length / num_replicas)
     if per_rank == 0:
-        raise ValueError(f"BalanceSampler: the epoch has {length} sample(s), fewer than "
+        raise InvalidValueError(f"BalanceSampler: the epoch has {length} sample(s), fewer than "
                          f"num_replicas={num_replicas}; use drop_last=False or a larger subset "
                          f"(e.g. min_samples on the scheduler).")
     total = per_rank * num_replicas
@@ -100,7 +101,7 @@ class BalanceSampler(Sampler[int]):
     def __init__(self, scheduler, *, num_replicas: int | None = None, rank: int | None = None,
                  drop_last: bool = False):
         if not all(callable(getattr(scheduler, m, None)) for m in ("indices", "epoch_size")):
-            raise TypeError(f"BalanceSampler: 'scheduler' must be an mmbss scheduler (with "
+            raise InvalidTypeError(f"BalanceSampler: 'scheduler' must be an mmbss scheduler (with "
                             f"indices() and epoch_size()); got {_short(scheduler)}.")
         if num_replicas is None:
             num_replicas = dist.get_world_size() if dist.is_available() and dist.is_initialized() else 1
@@ -109,7 +110,7 @@ class BalanceSampler(Sampler[int]):
         self.num_replicas = check_int("BalanceSampler", "num_replicas", num_replicas, low=1)
         self.rank = check_int("BalanceSampler", "rank", rank, low=0)
         if rank >= num_replicas:
-            raise ValueError(f"BalanceSampler: 'rank' must be an int in [0, {num_replicas - 1}] "
+            raise InvalidValueError(f"BalanceSampler: 'rank' must be an int in [0, {num_replicas - 1}] "
                              f"(num_replicas={num_replicas}); got {rank}.")
         self.drop_last = check_bool("BalanceSampler", "drop_last", drop_last)
         self.scheduler = scheduler

@@ -20,6 +20,7 @@ import torch
 from . import pacing as _pacing
 from ._rng import generator
 from ._validation import check_bool, check_float, check_int
+from .errors import CallOrderError, InvalidTypeError, InvalidValueError
 from .permutation import weighted_draws, weighted_permutation
 
 __all__ = ["CurriculumScheduler", "LearningBasedScheduler", "AntiCurriculumScheduler",
@@ -67,7 +68,7 @@ class _Scheduler:
         s = scores.detach().to("cpu", torch.float64)
         bad = int((~torch.isfinite(s)).sum())
         if bad:
-            raise ValueError(f"{owner}.update: 'scores' holds {bad} NaN/inf value(s).")
+            raise InvalidValueError(f"{owner}.update: 'scores' holds {bad} NaN/inf value(s).")
         self._check_scores(f"{owner}.update", s)
         self._scores = s if self._scores is None or self.ema == 0 else \
             self.ema * self._scores + (1 - self.ema) * s
@@ -77,10 +78,10 @@ class _Scheduler:
         """TypeError unless ``scores`` is a Tensor, ValueError unless its shape is ``(N,)``."""
         expected = f"a Tensor of shape ({self.num_samples},)"
         if not isinstance(scores, torch.Tensor):
-            raise TypeError(f"{where}: 'scores' must be {expected}; got "
+            raise InvalidTypeError(f"{where}: 'scores' must be {expected}; got "
                             f"{type(scores).__name__}.")
         if tuple(scores.shape) != (self.num_samples,):
-            raise ValueError(f"{where}: 'scores' must be {expected}; got {tuple(scores.shape)}.")
+            raise InvalidValueError(f"{where}: 'scores' must be {expected}; got {tuple(scores.shape)}.")
 
     def _check_scores(self, where: str, s: torch.Tensor) -> None:
         """Scheduler-specific range check of finite float64 scores (``where`` opens the message)."""
@@ -96,7 +97,7 @@ class _Scheduler:
 
     def _require_scores(self, what: str) -> None:
         if self._scores is None:
-            raise RuntimeError(f"{type(self).__name__}: no scores yet; call update(scores) before "
+            raise CallOrderError(f"{type(self).__name__}: no scores yet; call update(scores) before "
                                f"{what} (wants_scores(epoch) tells when).")
 
     # -- sequence --------------------------------------------------------------------------------
@@ -137,17 +138,17 @@ class _Scheduler:
             raise KeyError(f"{owner}.load_state_dict: expected keys {sorted(expected)}; missing "
                            f"{sorted(expected - keys)}, unexpected {sorted(keys - expected)}.")
         if state["scheduler"] != owner:
-            raise ValueError(f"{owner}.load_state_dict: the state is a {state['scheduler']}'s; "
+            raise InvalidValueError(f"{owner}.load_state_dict: the state is a {state['scheduler']}'s; "
                              f"load it into a {state['scheduler']}.")
         for k in ("num_samples", "seed"):
             if state[k] != getattr(self, k):
-                raise ValueError(f"{owner}.load_state_dict: state has {k}={state[k]}, this "
+                raise InvalidValueError(f"{owner}.load_state_dict: state has {k}={state[k]}, this "
                                  f"scheduler has {getattr(self, k)}; build it with the same {k}.")
         scores = state["scores"]
         if scores is not None:
             self._check_shape(f"{owner}.load_state_dict", scores)
             if not bool(torch.isfinite(scores).all()):
-                raise ValueError(f"{owner}.load_state_dict: 'scores' holds NaN/inf.")
+                raise InvalidValueError(f"{owner}.load_state_dict: 'scores' holds NaN/inf.")
             scores = scores.to(torch.float64).clone()
             self._check_scores(f"{owner}.load_state_dict", scores)
         self._scores = scores
@@ -278,7 +279,7 @@ class LearningBasedScheduler(_Scheduler):
 
     def _check_scores(self, where: str, s: torch.Tensor) -> None:
         if self.temperature is None and bool((s > 2.0).any()):
-            raise ValueError(f"{where}: scores must be <= 2 (the range of BalanceScorer.score) so "
+            raise InvalidValueError(f"{where}: scores must be <= 2 (the range of BalanceScorer.score) so "
                              f"that 2 + eps - d > 0; got max {float(s.max()):.4g}.")
 
     def log_weights(self) -> torch.Tensor:

@@ -24,6 +24,7 @@ import torch
 import torch.nn.functional as F
 
 from ._validation import check_choice, check_float
+from .errors import InvalidTypeError, InvalidValueError
 
 __all__ = ["BalanceScorer", "minmax", "training_loss", "loss_weight", "CORRELATIONS",
            "INFORMATIONS"]
@@ -84,10 +85,10 @@ def minmax(x: torch.Tensor) -> torch.Tensor:
         tensor([0.0000, 0.5000, 1.0000])
     """
     if not isinstance(x, torch.Tensor):
-        raise TypeError(f"minmax: expected a 1-D tensor; got {type(x).__name__} (convert it with "
+        raise InvalidTypeError(f"minmax: expected a 1-D tensor; got {type(x).__name__} (convert it with "
                         f"torch.as_tensor).")
     if x.dim() != 1:
-        raise ValueError(f"minmax: expected a 1-D tensor; got shape {tuple(x.shape)}.")
+        raise InvalidValueError(f"minmax: expected a 1-D tensor; got shape {tuple(x.shape)}.")
     _check_finite("minmax input", x)
     if x.numel() == 0:
         return x.clone()
@@ -102,7 +103,7 @@ def _check_finite(what: str, x: torch.Tensor) -> None:
     bad = ~torch.isfinite(x)
     if bad.any():
         n = int(bad.reshape(bad.shape[0], -1).any(dim=1).sum()) if x.dim() else 1
-        raise ValueError(f"{what} holds NaN or inf in {n} sample(s); fix the model or data "
+        raise InvalidValueError(f"{what} holds NaN or inf in {n} sample(s); fix the model or data "
                          f"(e.g. a diverged run) before scoring.")
 
 
@@ -133,16 +134,16 @@ class BalanceScorer:
         self.correlation = check_choice("BalanceScorer", "correlation", correlation, CORRELATIONS)
         self.information = check_choice("BalanceScorer", "information", information, INFORMATIONS)
         if correlation is None and information is None:
-            raise ValueError("BalanceScorer: 'correlation' and 'information' cannot both be None; "
+            raise InvalidValueError("BalanceScorer: 'correlation' and 'information' cannot both be None; "
                              "set at least one (the paper's choice is 'prediction' + 'loss').")
         expected = "a dict head -> float (keys 'fused', 'unimodal' or a modality name) or None"
         if loss_weights is not None and not isinstance(loss_weights, Mapping):
-            raise TypeError(f"BalanceScorer: 'loss_weights' must be {expected}; got "
+            raise InvalidTypeError(f"BalanceScorer: 'loss_weights' must be {expected}; got "
                             f"{loss_weights!r}.")
         self.loss_weights = dict(loss_weights or {})
         for k in self.loss_weights:
             if not isinstance(k, str):
-                raise TypeError(f"BalanceScorer: 'loss_weights' must be {expected}; got key {k!r}.")
+                raise InvalidTypeError(f"BalanceScorer: 'loss_weights' must be {expected}; got key {k!r}.")
         for k, w in self.loss_weights.items():
             check_float("BalanceScorer", f"loss_weights[{k!r}]", w, low=0.0)
 
@@ -211,11 +212,11 @@ class BalanceScorer:
         """
         missing = [k for k in self.keys if k not in criteria]
         if missing:
-            raise ValueError(f"BalanceScorer.combine: criteria lack {missing}; got keys "
+            raise InvalidValueError(f"BalanceScorer.combine: criteria lack {missing}; got keys "
                              f"{sorted(criteria)}.")
         lengths = {k: tuple(criteria[k].shape) for k in self.keys}
         if len(set(lengths.values())) != 1:
-            raise ValueError(f"BalanceScorer.combine: every criterion needs one value per sample; "
+            raise InvalidValueError(f"BalanceScorer.combine: every criterion needs one value per sample; "
                              f"got shapes {lengths}.")
         d = None
         if self.correlation is not None:
@@ -237,15 +238,15 @@ class BalanceScorer:
 
     def _gradient(self, fused, uni, labels, head_inputs, n) -> torch.Tensor:
         if head_inputs is None:
-            raise ValueError("BalanceScorer(information='gradient') needs head_inputs: a dict of "
+            raise InvalidValueError("BalanceScorer(information='gradient') needs head_inputs: a dict of "
                              "each head's input (modality names and 'fused').")
         heads = {"fused": fused, **uni}
         if not isinstance(head_inputs, Mapping):
-            raise TypeError(f"head_inputs must be a dict head -> Tensor[N, D_h] with keys "
+            raise InvalidTypeError(f"head_inputs must be a dict head -> Tensor[N, D_h] with keys "
                             f"{list(heads)}; got {type(head_inputs).__name__}.")
         extra = [k for k in head_inputs if k not in heads]
         if extra:
-            raise ValueError(f"head_inputs has keys {extra} that are neither 'fused' nor a "
+            raise InvalidValueError(f"head_inputs has keys {extra} that are neither 'fused' nor a "
                              f"modality of unimodal_logits; expected keys {list(heads)}.")
         total = torch.zeros(n, dtype=torch.float32, device=fused.device)
         for name, z in heads.items():
@@ -253,13 +254,13 @@ class BalanceScorer:
             if w == 0:
                 continue
             if name not in head_inputs:
-                raise ValueError(f"head_inputs lacks {name!r}; got keys {sorted(head_inputs)}.")
+                raise InvalidValueError(f"head_inputs lacks {name!r}; got keys {sorted(head_inputs)}.")
             x = head_inputs[name]
             if not isinstance(x, torch.Tensor):
-                raise TypeError(f"head_inputs[{name!r}] must be a Tensor[N, D]; got "
+                raise InvalidTypeError(f"head_inputs[{name!r}] must be a Tensor[N, D]; got "
                                 f"{type(x).__name__}.")
             if x.shape[0] != n:
-                raise ValueError(f"head_inputs[{name!r}] has {x.shape[0]} rows; expected N={n}.")
+                raise InvalidValueError(f"head_inputs[{name!r}] has {x.shape[0]} rows; expected N={n}.")
             _check_finite(f"head_inputs[{name!r}]", x)
             err = z.float().softmax(-1) - F.one_hot(labels, z.shape[1]).float()
             total = total + w * err.norm(dim=1) * x.float().reshape(n, -1).norm(dim=1)
@@ -272,22 +273,22 @@ def _named(what: str, xs) -> dict[str, torch.Tensor]:
     elif isinstance(xs, (list, tuple)):
         out = {str(i): x for i, x in enumerate(xs)}
     else:
-        raise TypeError(f"{what} must be a dict name -> Tensor or a list of Tensors; "
+        raise InvalidTypeError(f"{what} must be a dict name -> Tensor or a list of Tensors; "
                         f"got {type(xs).__name__}.")
     if len(out) < 2:
-        raise ValueError(f"{what} has {len(out)} modality; BSS needs at least 2.")
+        raise InvalidValueError(f"{what} has {len(out)} modality; BSS needs at least 2.")
     return out
 
 
 def _check_logits(fused, uni: dict[str, torch.Tensor]) -> tuple[int, int]:
     if not isinstance(fused, torch.Tensor) or fused.dim() != 2:
-        raise ValueError(f"fused_logits must be a Tensor[N, C]; got "
+        raise InvalidValueError(f"fused_logits must be a Tensor[N, C]; got "
                          f"{getattr(fused, 'shape', type(fused).__name__)}.")
     n, c = fused.shape
     _check_finite("fused_logits", fused)
     for name, z in uni.items():
         if not isinstance(z, torch.Tensor) or tuple(z.shape) != (n, c):
-            raise ValueError(f"unimodal_logits[{name!r}] has shape "
+            raise InvalidValueError(f"unimodal_logits[{name!r}] has shape "
                              f"{tuple(getattr(z, 'shape', ()))}; expected (N, C) = ({n}, {c}) "
                              f"like fused_logits.")
         _check_finite(f"unimodal_logits[{name!r}]", z)
@@ -296,19 +297,19 @@ def _check_logits(fused, uni: dict[str, torch.Tensor]) -> tuple[int, int]:
 
 def _check_labels(labels, n: int, c: int) -> torch.Tensor:
     if not isinstance(labels, torch.Tensor) or labels.dim() != 1 or labels.shape[0] != n:
-        raise ValueError(f"labels must be an integer Tensor[N] with N={n}; got "
+        raise InvalidValueError(f"labels must be an integer Tensor[N] with N={n}; got "
                          f"{tuple(getattr(labels, 'shape', ())) or type(labels).__name__}.")
     if labels.dtype.is_floating_point or labels.dtype == torch.bool:
-        raise ValueError(f"labels must hold integer class ids; got dtype {labels.dtype}.")
+        raise InvalidValueError(f"labels must hold integer class ids; got dtype {labels.dtype}.")
     if n and (labels.min() < 0 or labels.max() >= c):
-        raise ValueError(f"labels must lie in [0, {c - 1}] for C={c} classes; got values in "
+        raise InvalidValueError(f"labels must lie in [0, {c - 1}] for C={c} classes; got values in "
                          f"[{int(labels.min())}, {int(labels.max())}].")
     return labels.long()
 
 
 def _check_features(features, uni, n: int) -> list[torch.Tensor]:
     if features is None:
-        raise ValueError("BalanceScorer(correlation='feature') needs features: one Tensor[N, D] "
+        raise InvalidValueError("BalanceScorer(correlation='feature') needs features: one Tensor[N, D] "
                          "per modality.")
     if isinstance(features, (list, tuple)) and len(features) == len(uni):
         features = dict(zip(uni, features, strict=True))  # a list follows unimodal_logits
@@ -318,19 +319,19 @@ def _check_features(features, uni, n: int) -> list[torch.Tensor]:
     if missing or extra:
         found = " and ".join(p for p in (f"missing {missing}" if missing else "",
                                           f"unexpected {extra}" if extra else "") if p)
-        raise ValueError(f"features has {found}; expected exactly the keys {list(uni)} (the "
+        raise InvalidValueError(f"features has {found}; expected exactly the keys {list(uni)} (the "
                          f"modalities of unimodal_logits).")
     for name, f in feats.items():
         if not isinstance(f, torch.Tensor):
-            raise TypeError(f"features[{name!r}] must be a Tensor[N, D]; got "
+            raise InvalidTypeError(f"features[{name!r}] must be a Tensor[N, D]; got "
                             f"{type(f).__name__}.")
     dims = {name: tuple(f.shape[1:]) for name, f in feats.items()}
     if len(set(dims.values())) != 1:
-        raise ValueError(f"feature similarity needs equal feature dims, got {dims}; project the "
+        raise InvalidValueError(f"feature similarity needs equal feature dims, got {dims}; project the "
                          f"features to one size or use correlation='prediction'.")
     for name, f in feats.items():
         if f.shape[0] != n:
-            raise ValueError(f"features[{name!r}] has {f.shape[0]} rows; expected N={n}.")
+            raise InvalidValueError(f"features[{name!r}] has {f.shape[0]} rows; expected N={n}.")
         _check_finite(f"features[{name!r}]", f)
     return [f.float().reshape(n, -1) for f in feats.values()]
 

@@ -7,6 +7,7 @@ from collections.abc import Mapping
 import torch
 
 from ._validation import check_choice, check_int
+from .errors import CallOrderError, InvalidTypeError, InvalidValueError
 
 __all__ = ["OnlineScoreTracker"]
 
@@ -59,25 +60,25 @@ class OnlineScoreTracker:
         _check_criteria(criteria)
         idx = torch.as_tensor(indices).detach()
         if idx.is_floating_point() or idx.is_complex() or idx.dtype == torch.bool:
-            raise TypeError(f"OnlineScoreTracker.record: 'indices' must be integer sample indices "
+            raise InvalidTypeError(f"OnlineScoreTracker.record: 'indices' must be integer sample indices "
                             f"(e.g. batch['index']); got dtype {idx.dtype}.")
         idx = idx.to("cpu", torch.long).reshape(-1)
         names = set(criteria)
         if not names or (self._values and names != set(self._values)):
-            raise ValueError(f"OnlineScoreTracker.record: 'criteria' must hold the same criteria "
+            raise InvalidValueError(f"OnlineScoreTracker.record: 'criteria' must hold the same criteria "
                              f"at every call ({sorted(self._values) or 'at least one'}); got "
                              f"{sorted(names)}.")
         if idx.numel() and (idx.min() < 0 or idx.max() >= self.num_samples):
-            raise ValueError(f"OnlineScoreTracker.record: indices must lie in [0, "
+            raise InvalidValueError(f"OnlineScoreTracker.record: indices must lie in [0, "
                              f"{self.num_samples - 1}]; got [{int(idx.min())}, {int(idx.max())}].")
         values = {}
         for name, v in criteria.items():
             v = torch.as_tensor(v).detach().to("cpu", torch.float64).reshape(-1)
             if v.numel() != idx.numel():
-                raise ValueError(f"OnlineScoreTracker.record: criterion {name!r} has {v.numel()} "
+                raise InvalidValueError(f"OnlineScoreTracker.record: criterion {name!r} has {v.numel()} "
                                  f"values for {idx.numel()} indices.")
             if not bool(torch.isfinite(v).all()):
-                raise ValueError(f"OnlineScoreTracker.record: criterion {name!r} holds NaN/inf.")
+                raise InvalidValueError(f"OnlineScoreTracker.record: criterion {name!r} holds NaN/inf.")
             values[name] = v
         for name, v in values.items():
             store = self._values.setdefault(name, torch.zeros(self.num_samples, dtype=torch.float64))
@@ -88,10 +89,10 @@ class OnlineScoreTracker:
         """Full raw criteria, dict name -> Tensor[N], never-seen samples filled per ``unseen``."""
         n_seen = int(self.seen.sum())
         if n_seen == 0:
-            raise RuntimeError("OnlineScoreTracker: no sample recorded yet; train a warm-up epoch "
+            raise CallOrderError("OnlineScoreTracker: no sample recorded yet; train a warm-up epoch "
                                "or run an exact scoring pass first.")
         if n_seen < self.num_samples and self.unseen == "error":
-            raise RuntimeError(f"OnlineScoreTracker: {self.num_samples - n_seen} of "
+            raise CallOrderError(f"OnlineScoreTracker: {self.num_samples - n_seen} of "
                                f"{self.num_samples} samples were never seen (unseen='error').")
         out = {}
         for name, v in self._values.items():
@@ -119,24 +120,24 @@ class OnlineScoreTracker:
         """
         owner = "OnlineScoreTracker.load_state_dict"
         if not isinstance(state, Mapping):
-            raise TypeError(f"{owner}: 'state' must be a dict with keys 'seen' and 'values' (from "
+            raise InvalidTypeError(f"{owner}: 'state' must be a dict with keys 'seen' and 'values' (from "
                             f"OnlineScoreTracker.state_dict()); got {type(state).__name__}.")
         if set(state) != {"values", "seen"}:
             raise KeyError(f"{owner}: expected keys ['seen', 'values']; got {sorted(state)}.")
         seen, values = state["seen"], state["values"]
         if not isinstance(seen, torch.Tensor) or seen.dtype != torch.bool:
             shown = f"dtype {seen.dtype}" if isinstance(seen, torch.Tensor) else type(seen).__name__
-            raise TypeError(f"{owner}: 'seen' must be a bool Tensor[N] (True = sample seen); got "
+            raise InvalidTypeError(f"{owner}: 'seen' must be a bool Tensor[N] (True = sample seen); got "
                             f"{shown}.")
         if not isinstance(values, Mapping) or not all(
                 isinstance(k, str) and isinstance(v, torch.Tensor) for k, v in values.items()):
             shown = (type(values).__name__ if not isinstance(values, Mapping) else
                      "{" + ", ".join(f"{k!r}: {type(v).__name__}" for k, v in values.items()) + "}")
-            raise TypeError(f"{owner}: 'values' must be a dict criterion name -> Tensor[N]; got "
+            raise InvalidTypeError(f"{owner}: 'values' must be a dict criterion name -> Tensor[N]; got "
                             f"{shown}.")
         shapes = [tuple(v.shape) for v in [seen, *values.values()]]
         if any(sh != (self.num_samples,) for sh in shapes):
-            raise ValueError(f"OnlineScoreTracker.load_state_dict: every tensor of the state must "
+            raise InvalidValueError(f"OnlineScoreTracker.load_state_dict: every tensor of the state must "
                              f"have shape ({self.num_samples},) (this tracker's N); got {shapes}.")
         self._values = {k: v.clone() for k, v in values.items()}
         self.seen = seen.clone()
@@ -146,14 +147,14 @@ def _check_criteria(criteria: object) -> None:
     """TypeError unless ``criteria`` is a mapping of str names to real-valued Tensors."""
     owner = "OnlineScoreTracker.record"
     if not isinstance(criteria, Mapping):
-        raise TypeError(f"{owner}: 'criteria' must be a dict name -> Tensor[B] (e.g. "
+        raise InvalidTypeError(f"{owner}: 'criteria' must be a dict name -> Tensor[B] (e.g. "
                         f"BalanceScorer.criteria(...)); got {type(criteria).__name__}.")
     for name, v in criteria.items():
         if not isinstance(name, str):
-            raise TypeError(f"{owner}: 'criteria' must be keyed by criterion names (str); got "
+            raise InvalidTypeError(f"{owner}: 'criteria' must be keyed by criterion names (str); got "
                             f"{name!r}.")
         if not isinstance(v, torch.Tensor) or v.is_complex():
             shown = (f"dtype {v.dtype}" if isinstance(v, torch.Tensor) else
                      repr(v) if len(repr(v)) <= 40 else type(v).__name__)
-            raise TypeError(f"{owner}: 'criteria[{name!r}]' must be a real-valued Tensor[B]; got "
+            raise InvalidTypeError(f"{owner}: 'criteria[{name!r}]' must be a real-valued Tensor[B]; got "
                             f"{shown}.")

@@ -14,6 +14,7 @@ from torch.utils.data import Dataset
 
 from mmbss.core.registry import Registry
 
+from ..core.errors import InvalidTypeError, InvalidValueError
 from .splits import fit_standardisation, stratified_split
 from .tensors import MultiModalTensorDataset
 
@@ -65,7 +66,7 @@ class DataBundle:
         if self.train_eval is None:  # no augmentation: the training samples as they are
             self.train_eval = self.train
         if len(self.train_eval) != len(self.train):
-            raise ValueError(f"DataBundle: 'train_eval' must hold the training samples with the "
+            raise InvalidValueError(f"DataBundle: 'train_eval' must hold the training samples with the "
                              f"evaluation transforms ({len(self.train)} samples); got "
                              f"{len(self.train_eval)}.")
 
@@ -110,11 +111,11 @@ def create_dataset(name: str, **kwargs: Any) -> DataBundle:
     options = factory_options(factory)
     unknown = sorted(set(kwargs) - set(options)) if options is not None else []
     if unknown:
-        raise TypeError(f"dataset {name!r} has no option {unknown[0]!r}; valid options: "
+        raise InvalidTypeError(f"dataset {name!r} has no option {unknown[0]!r}; valid options: "
                         f"{', '.join(options)}.")
     bundle = factory(**kwargs) if user else DATASETS.create(name, **kwargs)
     if not isinstance(bundle, DataBundle):
-        raise TypeError(f"dataset factory {name!r} returned a {type(bundle).__name__}, not a "
+        raise InvalidTypeError(f"dataset factory {name!r} returned a {type(bundle).__name__}, not a "
                         f"mmbss.data.DataBundle; return DataBundle(train=..., val=..., test=..., "
                         f"num_classes=..., modality_shapes=...).")
     return bundle
@@ -148,11 +149,11 @@ def load_factory(name: str) -> Callable:
     target, _, func = name.rpartition(":")
     form = "the form is 'package.module:function' or 'path/to/file.py:function'"
     if not target or not func:
-        raise ValueError(f"data.name {name!r} names no function; {form}.")
+        raise InvalidValueError(f"data.name {name!r} names no function; {form}.")
     if target.endswith(".py") or "/" in target or "\\" in target:
         path = Path(target).expanduser().resolve()
         if not path.is_file():
-            raise ValueError(f"data.name {name!r}: the file '{target}' does not exist; {form}.")
+            raise InvalidValueError(f"data.name {name!r}: the file '{target}' does not exist; {form}.")
         key = f"mmbss_user_data_{path.stem}_{zlib.crc32(str(path).encode()):08x}"
         module = sys.modules.get(key)
         if module is None:
@@ -168,13 +169,13 @@ def load_factory(name: str) -> Callable:
         try:
             module = importlib.import_module(target)
         except ModuleNotFoundError as e:
-            raise ValueError(f"data.name {name!r}: no module {e.name!r} can be imported; {form} "
+            raise InvalidValueError(f"data.name {name!r}: no module {e.name!r} can be imported; {form} "
                              f"(is the package installed, or its folder on PYTHONPATH?).") from None
     fn = getattr(module, func, None)
     if not callable(fn):
         found = sorted(k for k, v in vars(module).items() if inspect.isfunction(v)
                        and not k.startswith("_") and v.__module__ == module.__name__)
-        raise ValueError(f"data.name {name!r}: {target!r} has no function {func!r}; its "
+        raise InvalidValueError(f"data.name {name!r}: {target!r} has no function {func!r}; its "
                          f"functions: {', '.join(found) or 'none'}.")
     return fn
 

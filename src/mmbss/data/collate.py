@@ -16,6 +16,8 @@ from typing import Any
 
 import torch
 
+from ..core.errors import InvalidTypeError, InvalidValueError
+
 __all__ = ["collate_samples"]
 
 _KEYS = ("modalities", "label", "index")
@@ -35,20 +37,20 @@ def collate_samples(batch: Sequence[Mapping[str, Any]] | Mapping[str, Any]) -> d
     if isinstance(batch, Mapping):
         return dict(batch)
     if not batch:
-        raise ValueError("collate_samples: got an empty batch.")
+        raise InvalidValueError("collate_samples: got an empty batch.")
     first = batch[0]
     for k, sample in enumerate(batch):
         if not isinstance(sample, Mapping):
-            raise TypeError(f"collate_samples: sample {k} of the batch is a "
+            raise InvalidTypeError(f"collate_samples: sample {k} of the batch is a "
                             f"{type(sample).__name__}, not a dict {{'modalities': {{name: Tensor}},"
                             f" 'label': int, 'index': int}}.")
         missing = [key for key in _KEYS if key not in sample]
         if missing:
-            raise ValueError(f"collate_samples: a sample (index {sample.get('index', '?')}) lacks "
+            raise InvalidValueError(f"collate_samples: a sample (index {sample.get('index', '?')}) lacks "
                              f"the key(s) {missing}; each sample must be {{'modalities': {{name: "
                              f"Tensor}}, 'label': int, 'index': int}}.")
         if set(sample["modalities"]) != set(first["modalities"]):
-            raise ValueError(f"collate_samples: sample index {sample['index']} has the modalities "
+            raise InvalidValueError(f"collate_samples: sample index {sample['index']} has the modalities "
                              f"{sorted(sample['modalities'])}, sample index {first['index']} "
                              f"{sorted(first['modalities'])}; every sample needs the same ones.")
     return {"modalities": {m: torch.stack([torch.as_tensor(s["modalities"][m]) for s in batch])

@@ -6,6 +6,7 @@ import numpy as np
 
 from mmbss.core._validation import check_float
 
+from ..core.errors import InvalidValueError
 from .splits import numpy_rng
 
 __all__ = ["CORRUPT_MODES", "corrupt_samples"]
@@ -54,7 +55,7 @@ def corrupt_samples(x: np.ndarray, labels: np.ndarray, *, fraction: float, mode:
     out = x.astype(np.float32) if integer_noise else x.copy()
     if mode == "swap":
         if len(np.unique(labels)) < 2:
-            raise ValueError("corrupt_samples: 'swap' needs at least 2 classes; got 1.")
+            raise InvalidValueError("corrupt_samples: 'swap' needs at least 2 classes; got 1.")
         for i in chosen:
             others = np.flatnonzero(labels != labels[i])
             source[i] = others[rng.integers(len(others))]
@@ -68,5 +69,5 @@ def corrupt_samples(x: np.ndarray, labels: np.ndarray, *, fraction: float, mode:
             mean, std = x.mean(axis=0), x.std(axis=0)
             out[chosen] = (mean + std * rng.standard_normal(shape)).astype(out.dtype)
     else:
-        raise ValueError(f"corrupt_samples: 'mode' must be one of {CORRUPT_MODES}; got {mode!r}.")
+        raise InvalidValueError(f"corrupt_samples: 'mode' must be one of {CORRUPT_MODES}; got {mode!r}.")
     return out, mask, source

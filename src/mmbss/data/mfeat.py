@@ -34,6 +34,7 @@ import torch
 
 from mmbss.core._validation import check_choice, check_float
 
+from ..core.errors import InvalidTypeError, InvalidValueError
 from .bundle import DATASETS, DataBundle, build_bundle
 from .corruption import CORRUPT_MODES, corrupt_samples
 from .splits import check_fractions
@@ -88,11 +89,11 @@ def load_mfeat() -> tuple[dict[str, np.ndarray], np.ndarray]:
 def _check_views(owner: str, views: Any) -> tuple[str, ...]:
     expected = (f"a list of at least 2 distinct view names from {', '.join(MFEAT_VIEWS)}")
     if isinstance(views, str) or not isinstance(views, Sequence):
-        raise TypeError(f"{owner}: 'views' must be {expected}; got {views!r}.")
+        raise InvalidTypeError(f"{owner}: 'views' must be {expected}; got {views!r}.")
     for v in views:
         check_choice(owner, "views", v, MFEAT_VIEWS)
     if len(views) < 2 or len(set(views)) != len(views):
-        raise ValueError(f"{owner}: 'views' must be {expected}; got {tuple(views)!r}.")
+        raise InvalidValueError(f"{owner}: 'views' must be {expected}; got {tuple(views)!r}.")
     return tuple(views)
 
 

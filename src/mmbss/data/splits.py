@@ -13,6 +13,8 @@ import numpy as np
 from mmbss.core._rng import mix_seed
 from mmbss.core._validation import check_float, check_int
 
+from ..core.errors import InvalidValueError
+
 __all__ = ["numpy_rng", "stratified_split", "check_fractions", "fit_standardisation"]
 
 STD_FLOOR = 1e-6
@@ -45,7 +47,7 @@ def check_fractions(owner: str, val_fraction: float, test_fraction: float) -> tu
     test = check_float(owner, "test_fraction", test_fraction, low=0.0, high=1.0,
                        low_open=True, high_open=True)
     if val + test >= 1.0:
-        raise ValueError(f"{owner}: 'val_fraction + test_fraction' must be < 1 to leave training "
+        raise InvalidValueError(f"{owner}: 'val_fraction + test_fraction' must be < 1 to leave training "
                          f"samples; got {val!r} + {test!r} = {val + test!r}.")
     return val, test
 
@@ -107,7 +109,7 @@ def stratified_split(labels: np.ndarray, *, val_fraction: float, test_fraction: 
     check_int(owner, "seed", seed)
     labels = np.asarray(labels)
     if labels.ndim != 1 or labels.dtype.kind not in "iu":
-        raise ValueError(f"{owner}: 'labels' must be a 1-D integer array; got dtype "
+        raise InvalidValueError(f"{owner}: 'labels' must be a 1-D integer array; got dtype "
                          f"{labels.dtype} and shape {labels.shape}.")
     rng = numpy_rng(seed, "split")
     classes, inverse, counts = np.unique(labels, return_inverse=True, return_counts=True)
@@ -123,7 +125,7 @@ def stratified_split(labels: np.ndarray, *, val_fraction: float, test_fraction: 
     train, val, test = (np.sort(np.concatenate(p)).astype(np.int64) for p in parts)
     for split_name, idx in (("train", train), ("val", val), ("test", test)):
         if len(idx) == 0:
-            raise ValueError(f"{owner}: the {split_name} split of {len(labels)} samples is empty "
+            raise InvalidValueError(f"{owner}: the {split_name} split of {len(labels)} samples is empty "
                              f"with val_fraction={val_fraction} and test_fraction={test_fraction}; "
                              "use more samples or other fractions.")
     return train, val, test

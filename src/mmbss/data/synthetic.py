@@ -9,6 +9,7 @@ import torch
 
 from mmbss.core._validation import check_float, check_int
 
+from ..core.errors import InvalidTypeError, InvalidValueError
 from .bundle import DATASETS, DataBundle, build_bundle
 from .splits import check_fractions, numpy_rng
 
@@ -21,7 +22,7 @@ def _check_dims(dims: int | Sequence[int], num_modalities: int) -> list[int]:
     if isinstance(dims, int) and not isinstance(dims, bool):
         dims = [dims] * num_modalities
     if isinstance(dims, str) or not isinstance(dims, Sequence) or len(dims) != num_modalities:
-        raise TypeError(f"{_OWNER}: 'dims' must be an int or a list of {num_modalities} ints "
+        raise InvalidTypeError(f"{_OWNER}: 'dims' must be an int or a list of {num_modalities} ints "
                         f"(one per modality); got {dims!r}.")
     return [check_int(_OWNER, "dims", d, low=1) for d in dims]
 
@@ -32,7 +33,7 @@ def _check_train_classes(bundle: DataBundle, n: int, c: int, val_fraction: float
     counts = torch.bincount(bundle.train.labels, minlength=c)
     empty = (counts == 0).nonzero().flatten().tolist()
     if empty:
-        raise ValueError(f"{_OWNER}: the train split of {n} samples has no sample of class(es) "
+        raise InvalidValueError(f"{_OWNER}: the train split of {n} samples has no sample of class(es) "
                          f"{empty} with num_classes={c}, val_fraction={val_fraction} and "
                          f"test_fraction={test_fraction}; use more samples per class, fewer "
                          f"classes or smaller fractions.")
@@ -86,7 +87,7 @@ def synthetic(*, num_samples: int = 1200, num_classes: int = 4, num_modalities: 
     n = check_int(_OWNER, "num_samples", num_samples, low=10)
     c = check_int(_OWNER, "num_classes", num_classes, low=2)
     if c > n:
-        raise ValueError(f"{_OWNER}: 'num_classes' must be an int <= num_samples ({n}) so that "
+        raise InvalidValueError(f"{_OWNER}: 'num_classes' must be an int <= num_samples ({n}) so that "
                          f"every class has a sample; got {c}. Raise num_samples or lower "
                          f"num_classes.")
     m = check_int(_OWNER, "num_modalities", num_modalities, low=2)

@@ -12,6 +12,8 @@ from torch.utils.data import Dataset
 
 from mmbss.core._validation import check_int
 
+from ..core.errors import InvalidIndexError, InvalidTypeError, InvalidValueError
+
 __all__ = ["MultiModalTensorDataset", "identity_collate"]
 
 _OWNER = "MultiModalTensorDataset"
@@ -64,23 +66,23 @@ class MultiModalTensorDataset(Dataset):
     def __init__(self, tensors: Mapping[str, Tensor], labels: Tensor, *,
                  num_classes: int | None = None):
         if not isinstance(tensors, Mapping) or not tensors:
-            raise TypeError(f"{_OWNER}: 'tensors' must be a non-empty dict of name -> Tensor; "
+            raise InvalidTypeError(f"{_OWNER}: 'tensors' must be a non-empty dict of name -> Tensor; "
                             f"got {type(tensors).__name__}.")
         if (not isinstance(labels, Tensor) or labels.dtype.is_floating_point or labels.ndim != 1
                 or labels.dtype == torch.bool or labels.dtype.is_complex):
-            raise TypeError(f"{_OWNER}: 'labels' must be a 1-D integer Tensor; got "
+            raise InvalidTypeError(f"{_OWNER}: 'labels' must be a 1-D integer Tensor; got "
                             f"{_describe(labels)}.")
         n = len(labels)
         if n == 0:
-            raise ValueError(f"{_OWNER}: the dataset has no samples ('labels' has length 0); give "
+            raise InvalidValueError(f"{_OWNER}: the dataset has no samples ('labels' has length 0); give "
                              f"at least one sample.")
         self.tensors: dict[str, Tensor] = {}
         for name, t in tensors.items():
             if not isinstance(name, str) or not isinstance(t, Tensor):
-                raise TypeError(f"{_OWNER}: 'tensors' must map str names to Tensors; got "
+                raise InvalidTypeError(f"{_OWNER}: 'tensors' must map str names to Tensors; got "
                                 f"{name!r} -> {_describe(t)}.")
             if t.ndim < 1 or t.shape[0] != n:
-                raise ValueError(f"{_OWNER}: 'tensors[{name!r}]' must have first dimension "
+                raise InvalidValueError(f"{_OWNER}: 'tensors[{name!r}]' must have first dimension "
                                  f"{n} (the number of labels); got shape {tuple(t.shape)}.")
             self.tensors[name] = t.detach().to(torch.float32).contiguous()
         self.labels: Tensor = labels.detach().to(torch.int64).contiguous()
@@ -89,7 +91,7 @@ class MultiModalTensorDataset(Dataset):
             num_classes = high
         check_int(_OWNER, "num_classes", num_classes, low=max(high, 1))
         if int(self.labels.min()) < 0:
-            raise ValueError(f"{_OWNER}: 'labels' must be in [0, num_classes); got min "
+            raise InvalidValueError(f"{_OWNER}: 'labels' must be in [0, num_classes); got min "
                              f"{int(self.labels.min())}.")
         self._num_classes = num_classes
 
@@ -109,10 +111,10 @@ class MultiModalTensorDataset(Dataset):
                 raise TypeError
             i = operator.index(i)
         except TypeError:
-            raise TypeError(f"{_OWNER}: 'index' must be an int (a position in [-{n}, {n})); got "
+            raise InvalidTypeError(f"{_OWNER}: 'index' must be an int (a position in [-{n}, {n})); got "
                             f"{_short(i)}.") from None
         if not -n <= i < n:
-            raise IndexError(f"{_OWNER}: index {i} is out of range for {n} samples.")
+            raise InvalidIndexError(f"{_OWNER}: index {i} is out of range for {n} samples.")
         i %= n
         return {"modalities": {name: t[i] for name, t in self.tensors.items()},
                 "label": int(self.labels[i]), "index": i}
@@ -134,12 +136,12 @@ class MultiModalTensorDataset(Dataset):
         """
         if isinstance(indices, Tensor) and (indices.dtype == torch.bool
                                             or indices.dtype.is_floating_point):
-            raise TypeError(f"{_OWNER}: 'indices' must be integer positions; got "
+            raise InvalidTypeError(f"{_OWNER}: 'indices' must be integer positions; got "
                             f"{_describe(indices)} (use mask.nonzero().flatten() for a mask).")
         idx = torch.as_tensor(indices, dtype=torch.int64).reshape(-1)
         n = len(self)
         if idx.numel() and (int(idx.min()) < 0 or int(idx.max()) >= n):
-            raise IndexError(f"{_OWNER}: batch indices must be in [0, {n}); got min "
+            raise InvalidIndexError(f"{_OWNER}: batch indices must be in [0, {n}); got min "
                              f"{int(idx.min())}, max {int(idx.max())}.")
         return {"modalities": {name: t[idx] for name, t in self.tensors.items()},
                 "label": self.labels[idx], "index": idx.clone()}

@@ -28,6 +28,7 @@ from pathlib import Path
 
 import torch
 
+from ..core.errors import InvalidTypeError, InvalidValueError
 from .rundir import write_error as _write_error
 
 __all__ = ["save_atomic", "save_checkpoint", "load_checkpoint", "save_resume", "load_resume",
@@ -44,7 +45,7 @@ _REQUIRED = {"resume": RESUME_KEYS, "best": BEST_KEYS}
 LAST, PREVIOUS = "last.pt", "previous.pt"
 
 
-class CheckpointError(ValueError):
+class CheckpointError(InvalidValueError):
     """A checkpoint file cannot be used; the message names the file and the reason."""
 
 
@@ -101,7 +102,7 @@ def _feed(h, obj) -> None:
     elif obj is None or isinstance(obj, (bool, int, str)):
         h.update(f"{type(obj).__name__}{obj!r}|".encode())
     else:
-        raise TypeError(f"checkpoint payloads hold tensors, numbers, strings and plain containers "
+        raise InvalidTypeError(f"checkpoint payloads hold tensors, numbers, strings and plain containers "
                         f"only; got {type(obj).__name__}.")
 
 

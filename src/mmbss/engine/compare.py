@@ -18,6 +18,7 @@ from multiprocessing import get_context
 from pathlib import Path
 
 from ..core._validation import check_int, check_name
+from ..core.errors import InvalidValueError
 from .config import (
     CompareConfig,
     Config,
@@ -74,7 +75,7 @@ def compare(cfg: Config, out_dir: str | Path, *, overwrite: bool = False, resume
         dict with ``rows`` (one per run) and ``table`` (the Markdown text).
     """
     if resume and overwrite:
-        raise ValueError("--resume and --overwrite contradict each other: --resume continues the "
+        raise InvalidValueError("--resume and --overwrite contradict each other: --resume continues the "
                          f"comparison in '{out_dir}', --overwrite deletes it. Pass only one.")
     out = Path(out_dir)
     entries = method_entries(cfg)

@@ -18,6 +18,8 @@ from typing import Any
 
 import yaml
 
+from ..core.errors import InvalidTypeError, InvalidValueError
+
 log = logging.getLogger(__name__)
 
 __all__ = ["Config", "DataConfig", "ModelConfig", "OptimConfig", "TrainConfig", "MethodConfig",
@@ -31,7 +33,7 @@ RESUMABLE_KEYS = ("optim.lr", "train.epochs", "train.eval_batch_size", "train.ex
 ``train.epochs`` extends a run (not with ``optim.schedule: cosine``, whose length it sets)."""
 
 
-class ConfigError(ValueError):
+class ConfigError(InvalidValueError):
     """A config file or ``--set`` override is invalid; the message names the key."""
 
 
@@ -207,7 +209,7 @@ class _StrictLoader(yaml.SafeLoader):
 def apply_overrides(cfg: Config, overrides: list[str]) -> Config:
     """Apply ``section.key=value`` strings; values are parsed as YAML (``0.1``, ``[a, b]``, ``null``)."""
     if isinstance(overrides, str) or not all(isinstance(o, str) for o in overrides):
-        raise TypeError(f"'overrides' must be a list of 'key=value' strings; got {overrides!r}.")
+        raise InvalidTypeError(f"'overrides' must be a list of 'key=value' strings; got {overrides!r}.")
     for item in overrides:
         if "=" not in item:
             raise ConfigError(f"--set expects key=value (e.g. train.epochs=5); got {item!r}.")

@@ -11,6 +11,7 @@ from dataclasses import dataclass
 import torch
 
 from ..core import passes
+from ..core.errors import InvalidValueError
 from ..core.scoring import training_loss
 from ..methods.base import weighted_loss
 from .metrics import evaluate_outputs
@@ -35,7 +36,7 @@ def collect_outputs(model: torch.nn.Module, loader, device: torch.device,
     loader must cover its dataset."""
     out = passes.collect_outputs(model, loader, device=device, keep_features=keep_features)
     if not bool(out["seen"].all()):
-        raise ValueError(f"the evaluation loader yielded {int(out['seen'].sum())} of "
+        raise InvalidValueError(f"the evaluation loader yielded {int(out['seen'].sum())} of "
                          f"{out['seen'].numel()} samples; every sample must be evaluated.")
     return Outputs(out["fused"], out["unimodal"], out["labels"], out["features"], out["head_inputs"])
 

@@ -14,13 +14,15 @@ import os
 import shutil
 from pathlib import Path
 
+from ..core.errors import InvalidValueError, MmbssError
+
 __all__ = ["RunExistsError", "clear_output_dir", "is_stamped", "make_dir", "child_dir", "append_jsonl",
            "read_jsonl", "truncate_jsonl", "write_text_atomic", "write_error"]
 
 log = logging.getLogger(__name__)
 
 
-class RunExistsError(FileExistsError):
+class RunExistsError(MmbssError, FileExistsError):
     """The output directory already holds a run or comparison (use overwrite or resume)."""
 
 
@@ -80,7 +82,7 @@ def child_dir(root: Path, *parts: str) -> Path:
     path = root.joinpath(*parts)
     base = root.resolve()
     if not path.resolve().is_relative_to(base):
-        raise ValueError(f"'{path}' resolves to '{path.resolve()}', outside '{root}'; mmbss only "
+        raise InvalidValueError(f"'{path}' resolves to '{path.resolve()}', outside '{root}'; mmbss only "
                          f"writes inside the output folder. Remove the link or rename the entry.")
     return path
 

@@ -22,6 +22,7 @@ import torch
 
 from ..core._rng import mix_seed
 from ..core._validation import check_choice, check_float, check_int
+from ..core.errors import InvalidValueError, MmbssError
 from ..core.samplers import BalanceSampler
 from ..core.tracking import OnlineScoreTracker
 from .checkpoint import (
@@ -54,7 +55,7 @@ __all__ = ["train", "TrainingDiverged", "RunExistsError", "build_run", "build_da
 log = logging.getLogger(__name__)
 
 
-class TrainingDiverged(RuntimeError):
+class TrainingDiverged(MmbssError, RuntimeError):
     """The loss became NaN/inf; the message names the epoch and step and the last good checkpoint."""
 
 
@@ -96,7 +97,7 @@ def train(cfg: Config, out_dir: str | Path, *, resume: bool = False, overwrite: 
         RunExistsError, TrainingDiverged, ValueError (config mismatch on resume), CheckpointError.
     """
     if resume and overwrite:
-        raise ValueError("--resume and --overwrite contradict each other: --resume continues the "
+        raise InvalidValueError("--resume and --overwrite contradict each other: --resume continues the "
                          f"run in '{out_dir}', --overwrite deletes it. Pass only one.")
     run = build_run(cfg)  # first, so that a bad config leaves no run directory behind
     out = Path(out_dir)
@@ -193,7 +194,7 @@ def _method_scheduler(cfg: Config, method, model, n: int):
     _check_feature_dims(method, model)
     scheduler = method.make_scheduler(num_samples=n, seed=t.seed, min_samples=min(t.batch_size, n))
     if 0 < scheduler.warmup_epochs >= t.epochs:
-        raise ValueError(f"method: 'warmup_epochs' ({scheduler.warmup_epochs}) must be below "
+        raise InvalidValueError(f"method: 'warmup_epochs' ({scheduler.warmup_epochs}) must be below "
                          f"train.epochs ({t.epochs}), or {method.name} never leaves its uniform "
                          f"warm-up{' and never scores' if method.scorer is not None else ''}; "
                          f"lower method.warmup_epochs or raise train.epochs.")
@@ -211,7 +212,7 @@ def build_data(cfg: Config):
     check_int("data", "split_seed", d.split_seed, low=0)
     reserved = sorted({"seed", "val_fraction", "test_fraction"} & set(d.options))
     if reserved:
-        raise ValueError(f"data.options: {', '.join(map(repr, reserved))} "
+        raise InvalidValueError(f"data.options: {', '.join(map(repr, reserved))} "
                          f"{'is' if len(reserved) == 1 else 'are'} set by data.split_seed, "
                          f"data.val_fraction and data.test_fraction; remove "
                          f"{'it' if len(reserved) == 1 else 'them'} from data.options.")
@@ -226,7 +227,7 @@ def build_data(cfg: Config):
                 split[key] = value
         elif value != default:
             name = "split_seed" if key == "seed" else key
-            raise ValueError(f"data.{name}: dataset {d.name!r} has no option {key!r} (its "
+            raise InvalidValueError(f"data.{name}: dataset {d.name!r} has no option {key!r} (its "
                              f"splits are fixed); remove data.{name} from the config.")
     return create_dataset(d.name, **split, **d.options)
 
@@ -237,7 +238,7 @@ def _check_feature_dims(method, model) -> None:
         return
     dims = {m: getattr(enc, "out_dim", None) for m, enc in model.encoders.items()}
     if len(set(dims.values())) != 1:
-        raise ValueError(f"method: correlation='feature' needs equal feature dims, but the encoders "
+        raise InvalidValueError(f"method: correlation='feature' needs equal feature dims, but the encoders "
                          f"give {dims}; set model.encoder_kw so they match, or use "
                          f"correlation='prediction'.")
 
@@ -249,12 +250,12 @@ def _check_splits(bundle, cfg: Config) -> None:
     for name, hint in hints.items():
         n = len(getattr(bundle, name))
         if n < bundle.num_classes:
-            raise ValueError(f"data: the {name} split has {n} sample(s), fewer than the "
+            raise InvalidValueError(f"data: the {name} split has {n} sample(s), fewer than the "
                              f"{bundle.num_classes} classes, so its metrics would mean nothing; "
                              f"use more data or {hint}.")
     n = len(bundle.train)
     if cfg.train.batch_size > n:
-        raise ValueError(f"train: 'batch_size' ({cfg.train.batch_size}) is larger than the "
+        raise InvalidValueError(f"train: 'batch_size' ({cfg.train.batch_size}) is larger than the "
                          f"training split ({n} samples), so every epoch would be one batch; set "
                          f"train.batch_size to at most {n}.")
 
@@ -269,15 +270,15 @@ def _check_train(t) -> None:
     check_float("train", "fused_weight", t.fused_weight, low=0.0)
     check_float("train", "unimodal_weight", t.unimodal_weight, low=0.0)
     if t.fused_weight == 0 and t.unimodal_weight == 0:
-        raise ValueError("train: 'fused_weight' and 'unimodal_weight' are both 0; nothing would be "
+        raise InvalidValueError("train: 'fused_weight' and 'unimodal_weight' are both 0; nothing would be "
                          "trained.")
     if not re.fullmatch(r"cpu|auto|cuda(:\d+)?", t.device):
-        raise ValueError(f"train: 'device' must be 'cpu', 'cuda', 'cuda:N' or 'auto'; got {t.device!r}.")
+        raise InvalidValueError(f"train: 'device' must be 'cpu', 'cuda', 'cuda:N' or 'auto'; got {t.device!r}.")
     if t.device.startswith("cuda") and not torch.cuda.is_available():
-        raise ValueError(f"train: 'device' is {t.device!r} but no CUDA device is available; use "
+        raise InvalidValueError(f"train: 'device' is {t.device!r} but no CUDA device is available; use "
                          f"'cpu' or 'auto'.")
     if t.device.startswith("cuda:") and int(t.device[5:]) >= torch.cuda.device_count():
-        raise ValueError(f"train: 'device' is {t.device!r} but this machine has "
+        raise InvalidValueError(f"train: 'device' is {t.device!r} but this machine has "
                          f"{torch.cuda.device_count()} CUDA device(s); use cuda:0 .. "
                          f"cuda:{torch.cuda.device_count() - 1}.")
 
@@ -402,7 +403,7 @@ def _inputs(run: Run, batch: dict, split: str) -> tuple[dict, torch.Tensor]:
     the dataset's ``modality_shapes`` is an error naming both."""
     mods = batch["modalities"]
     if mods.keys() != run.bundle.modality_shapes.keys():
-        raise ValueError(f"a {split} batch has the modalities {sorted(mods)}, but the dataset "
+        raise InvalidValueError(f"a {split} batch has the modalities {sorted(mods)}, but the dataset "
                          f"declares {sorted(run.bundle.modality_shapes)} (DataBundle."
                          f"modality_shapes); every sample must hold exactly those.")
     return ({k: v.to(run.device, non_blocking=True) for k, v in mods.items()},

@@ -25,6 +25,7 @@ from dataclasses import dataclass
 import torch
 import torch.nn.functional as F
 
+from ..core.errors import InvalidTypeError, InvalidValueError
 from ..core.registry import Registry
 from ..core.scoring import BalanceScorer, training_loss
 
@@ -101,7 +102,7 @@ class GradientPolicy:
         valid = [f.name for f in dataclasses.fields(self.Options)]
         unknown = sorted(set(options) - set(valid))
         if unknown:
-            raise ValueError(f"{self.name}: unknown option(s) {', '.join(map(repr, unknown))}; "
+            raise InvalidValueError(f"{self.name}: unknown option(s) {', '.join(map(repr, unknown))}; "
                              f"valid options: {', '.join(valid) or 'none'}.")
         self.options = self.Options(**options)
         self.check_options(self.options)
@@ -202,24 +203,24 @@ def create_method(cfg) -> Method:
     parts = name.split("+") if isinstance(name, str) else [name]
     for part in parts:
         if part not in METHODS and part not in GRADIENT_POLICIES:
-            raise ValueError(_unknown_part(part))
+            raise InvalidValueError(_unknown_part(part))
     sampling = [p for p in parts if p in METHODS]
     if len(sampling) > 1:
-        raise ValueError(f"method: {name!r} combines the sampling policies "
+        raise InvalidValueError(f"method: {name!r} combines the sampling policies "
                          f"{', '.join(map(repr, sampling))}; a method has one (combine it with "
                          f"gradient policies: {', '.join(GRADIENT_POLICIES.names()) or 'none yet'}).")
     grads = [p for p in parts if p in GRADIENT_POLICIES]
     if len(set(grads)) != len(grads):
-        raise ValueError(f"method: {name!r} names a gradient policy twice.")
+        raise InvalidValueError(f"method: {name!r} names a gradient policy twice.")
     options = cfg.method.options
     stray = sorted(set(options) - set(grads))
     if stray:
-        raise ValueError(f"method.options: {', '.join(map(repr, stray))} "
+        raise InvalidValueError(f"method.options: {', '.join(map(repr, stray))} "
                          f"{'is' if len(stray) == 1 else 'are'} not a gradient policy of "
                          f"{name!r}; give options only for {', '.join(map(repr, grads)) or 'none'}.")
     for g in grads:
         if not isinstance(options.get(g, {}), dict):
-            raise TypeError(f"method.options: {g!r} must be a mapping of option -> value; got "
+            raise InvalidTypeError(f"method.options: {g!r} must be a mapping of option -> value; got "
                             f"{options[g]!r}.")
     policy = METHODS.create(sampling[0] if sampling else "uniaux", cfg=cfg)
     return Method(name, policy, [GRADIENT_POLICIES.create(g, **options.get(g, {})) for g in grads])

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from ..core.errors import InvalidValueError
 from ..core.schedulers import AntiCurriculumScheduler, CurriculumScheduler, LearningBasedScheduler
 from ..core.scoring import BalanceScorer
 from .base import METHODS, SamplingPolicy
@@ -13,7 +14,7 @@ def make_scorer(cfg) -> BalanceScorer:
     """The balance measurer of a config: ``method.correlation/information``, training loss weights."""
     m = cfg.method
     if m.gradient_mode == "exact" and m.information == "gradient" and m.scoring == "online":
-        raise ValueError("method: gradient_mode='exact' needs scoring='exact' (the per-sample "
+        raise InvalidValueError("method: gradient_mode='exact' needs scoring='exact' (the per-sample "
                          "gradient is computed in the scoring pass); use gradient_mode='heads' "
                          "for online scoring.")
     return BalanceScorer(correlation=cfg.method.correlation, information=cfg.method.information,

@@ -15,6 +15,8 @@ import torch
 
 from mmbss.core._validation import check_int
 
+from ..core.errors import InvalidTypeError, InvalidValueError
+
 __all__: list[str] = []
 
 RESERVED_KEY = "fused"
@@ -27,11 +29,11 @@ def check_shape(owner: str, name: str, value: Any, *, ndim: Iterable[int] | None
     if allowed is not None:
         expected += f" of length {' or '.join(str(n) for n in allowed)}"
     if isinstance(value, (str, bytes)) or not isinstance(value, (tuple, list, torch.Size)):
-        raise TypeError(f"{owner}: '{name}' must be {expected}; got {value!r}.")
+        raise InvalidTypeError(f"{owner}: '{name}' must be {expected}; got {value!r}.")
     shape = tuple(value)
     ok = all(isinstance(s, int) and not isinstance(s, bool) and s > 0 for s in shape)
     if not ok or not shape or (allowed is not None and len(shape) not in allowed):
-        raise ValueError(f"{owner}: '{name}' must be {expected}; got {value!r}.")
+        raise InvalidValueError(f"{owner}: '{name}' must be {expected}; got {value!r}.")
     return shape
 
 
@@ -41,12 +43,12 @@ def check_int_tuple(owner: str, name: str, value: Any, *, allow_empty: bool = Fa
         value = (value,)
     expected = "a tuple of positive ints" + ("" if allow_empty else " (at least one)")
     if not isinstance(value, (tuple, list)):
-        raise TypeError(f"{owner}: '{name}' must be {expected}; got {value!r}.")
+        raise InvalidTypeError(f"{owner}: '{name}' must be {expected}; got {value!r}.")
     for v in value:
         if isinstance(v, bool) or not isinstance(v, int) or v < 1:
-            raise ValueError(f"{owner}: '{name}' must be {expected}; got {value!r}.")
+            raise InvalidValueError(f"{owner}: '{name}' must be {expected}; got {value!r}.")
     if not value and not allow_empty:
-        raise ValueError(f"{owner}: '{name}' must be {expected}; got {value!r}.")
+        raise InvalidValueError(f"{owner}: '{name}' must be {expected}; got {value!r}.")
     return tuple(value)
 
 
@@ -54,7 +56,7 @@ def check_modality_name(owner: str, name: Any) -> str:
     """A modality name must be a non-empty str without '.' and not the reserved key 'fused'."""
     bad = not isinstance(name, str) or not name or "." in name or name == RESERVED_KEY
     if bad:
-        raise ValueError(
+        raise InvalidValueError(
             f"{owner}: modality names must be non-empty strings without '.' and not "
             f"{RESERVED_KEY!r} (reserved for the fused head); got {name!r}."
         )
@@ -64,11 +66,11 @@ def check_modality_name(owner: str, name: Any) -> str:
 def check_feature_dims(owner: str, feature_dims: Any) -> dict[str, int]:
     """Validate ``{modality: dim}`` with at least two modalities; keep the given order."""
     if not isinstance(feature_dims, Mapping):
-        raise TypeError(
+        raise InvalidTypeError(
             f"{owner}: 'feature_dims' must be a dict {{modality: dim}}; got {feature_dims!r}."
         )
     if len(feature_dims) < 2:
-        raise ValueError(
+        raise InvalidValueError(
             f"{owner}: 'feature_dims' must name at least 2 modalities (a fusion combines "
             f"modalities); got {list(feature_dims)!r}."
         )
@@ -82,7 +84,7 @@ def check_feature_dims(owner: str, feature_dims: Any) -> dict[str, int]:
 def check_keys(owner: str, expected: Iterable[str], given: Mapping, what: str) -> None:
     """Raise a ValueError naming missing and unexpected keys of a modality-keyed dict."""
     if not isinstance(given, Mapping):
-        raise TypeError(f"{owner}: {what} must be a dict keyed by modality; got {type(given)!r}.")
+        raise InvalidTypeError(f"{owner}: {what} must be a dict keyed by modality; got {type(given)!r}.")
     expected = list(expected)
     missing = [k for k in expected if k not in given]
     extra = [k for k in given if k not in expected]
@@ -92,7 +94,7 @@ def check_keys(owner: str, expected: Iterable[str], given: Mapping, what: str) -
             parts.append(f"missing {missing!r}")
         if extra:
             parts.append(f"unexpected {extra!r}")
-        raise ValueError(
+        raise InvalidValueError(
             f"{owner}: {what} has {' and '.join(parts)}; expected exactly the keys {expected!r}."
         )
 
@@ -105,4 +107,4 @@ def check_options(owner: str, factory: Callable, kwargs: Mapping[str, Any]) -> N
     unknown = sorted(k for k in kwargs if k not in params)
     if unknown:
         valid = sorted(k for k in params if k != "self")
-        raise TypeError(f"{owner}: unknown option(s) {unknown!r}; valid options: {valid!r}.")
+        raise InvalidTypeError(f"{owner}: unknown option(s) {unknown!r}; valid options: {valid!r}.")

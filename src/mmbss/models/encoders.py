@@ -29,6 +29,8 @@ from mmbss.core._validation import check_bool, check_float, check_int
 from mmbss.core.registry import Registry
 from mmbss.models._checks import check_int_tuple, check_options, check_shape
 
+from ..core.errors import InvalidValueError
+
 __all__ = ["ENCODERS", "CNN2dEncoder", "MLPEncoder", "create_encoder", "list_encoders"]
 
 ENCODERS = Registry("encoder")
@@ -152,7 +154,7 @@ class CNN2dEncoder(nn.Module):
         self.channels = check_int_tuple(owner, "channels", channels)
         k = check_int(owner, "kernel_size", kernel_size, low=1)
         if k % 2 == 0:
-            raise ValueError(f"{owner}: 'kernel_size' must be an odd int >= 1; got {k!r}.")
+            raise InvalidValueError(f"{owner}: 'kernel_size' must be an odd int >= 1; got {k!r}.")
         self.kernel_size = k
         self.dropout = check_float(owner, "dropout", dropout, low=0.0, high=1.0, high_open=True)
         in_ch, h, w = (1, *self.input_shape) if len(self.input_shape) == 2 else self.input_shape

@@ -40,6 +40,8 @@ from mmbss.core._validation import check_choice, check_int
 from mmbss.core.registry import Registry
 from mmbss.models._checks import check_feature_dims, check_keys, check_options
 
+from ..core.errors import InvalidValueError
+
 __all__ = [
     "FUSIONS",
     "ConcatFusion",
@@ -123,11 +125,11 @@ class Fusion(nn.Module):
             x = features[name]
             if not isinstance(x, torch.Tensor) or x.dim() != 2 or x.shape[1] != dim:
                 got = tuple(x.shape) if isinstance(x, torch.Tensor) else type(x).__name__
-                raise ValueError(
+                raise InvalidValueError(
                     f"{owner}: features[{name!r}] must be a tensor of shape [B, {dim}]; got {got}."
                 )
             if batch is not None and x.shape[0] != batch:
-                raise ValueError(
+                raise InvalidValueError(
                     f"{owner}: all features must have the same batch size; features[{name!r}] "
                     f"has {x.shape[0]}, expected {batch}."
                 )

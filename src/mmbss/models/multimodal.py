@@ -26,6 +26,8 @@ from mmbss.models._checks import check_keys, check_modality_name, check_shape
 from mmbss.models.encoders import create_encoder
 from mmbss.models.fusion import create_fusion
 
+from ..core.errors import InvalidTypeError, InvalidValueError
+
 __all__ = ["ModelOutput", "MultiModalNet", "build_model"]
 
 logger = logging.getLogger(__name__)
@@ -87,20 +89,20 @@ class MultiModalNet(nn.Module):
             self.fusion = create_fusion(fusion, dims, self.num_classes, **fusion_kw)
         elif isinstance(fusion, nn.Module):
             if fusion_kw:
-                raise TypeError(f"{owner}: fusion options {sorted(fusion_kw)!r} can only be "
+                raise InvalidTypeError(f"{owner}: fusion options {sorted(fusion_kw)!r} can only be "
                                 "given with a fusion name, not with a fusion module.")
             self.fusion = fusion
         else:
-            raise TypeError(f"{owner}: 'fusion' must be a fusion name or an nn.Module; "
+            raise InvalidTypeError(f"{owner}: 'fusion' must be a fusion name or an nn.Module; "
                             f"got {fusion!r}.")
 
     @staticmethod
     def _check_encoders(owner: str, encoders: Any) -> dict[str, int]:
         if not isinstance(encoders, Mapping):
-            raise TypeError(f"{owner}: 'encoders' must be a dict {{modality: nn.Module}}; "
+            raise InvalidTypeError(f"{owner}: 'encoders' must be a dict {{modality: nn.Module}}; "
                             f"got {type(encoders).__name__}.")
         if len(encoders) < 2:
-            raise ValueError(f"{owner}: 'encoders' must hold at least 2 modalities (one encoder "
+            raise InvalidValueError(f"{owner}: 'encoders' must hold at least 2 modalities (one encoder "
                              f"per modality); got {list(encoders)!r}.")
         dims = {}
         for name, enc in encoders.items():
@@ -108,7 +110,7 @@ class MultiModalNet(nn.Module):
             out_dim = getattr(enc, "out_dim", None)
             if not isinstance(enc, nn.Module) or isinstance(out_dim, bool) \
                     or not isinstance(out_dim, int) or out_dim < 1:
-                raise TypeError(f"{owner}: encoders[{name!r}] must be an nn.Module with a "
+                raise InvalidTypeError(f"{owner}: encoders[{name!r}] must be an nn.Module with a "
                                 f"positive int attribute 'out_dim'; got {type(enc).__name__} "
                                 f"with out_dim={out_dim!r}.")
             dims[name] = out_dim
@@ -126,7 +128,7 @@ class MultiModalNet(nn.Module):
             ValueError: ``name`` is not a modality of this model.
         """
         if name not in self.encoders:
-            raise ValueError(f"MultiModalNet: unknown modality {name!r}; "
+            raise InvalidValueError(f"MultiModalNet: unknown modality {name!r}; "
                              f"modalities: {self.modality_names!r}.")
         return self.encoders[name].parameters()
 
@@ -161,17 +163,17 @@ class MultiModalNet(nn.Module):
         for name in self.modality_names:
             x = modalities[name]
             if not isinstance(x, torch.Tensor):
-                raise TypeError(f"{owner}: input {name!r} must be a tensor; "
+                raise InvalidTypeError(f"{owner}: input {name!r} must be a tensor; "
                                 f"got {type(x).__name__}.")
             if getattr(self.encoders[name], "float_input", False) and not x.is_floating_point():
-                raise TypeError(f"{owner}: input {name!r} must be a floating-point tensor; got "
+                raise InvalidTypeError(f"{owner}: input {name!r} must be a floating-point tensor; got "
                                 f"{x.dtype}.")
             expected = getattr(self.encoders[name], "input_shape", None)
             if expected is not None and tuple(x.shape[1:]) != tuple(expected):
-                raise ValueError(f"{owner}: input {name!r} must have shape [B, "
+                raise InvalidValueError(f"{owner}: input {name!r} must have shape [B, "
                                  f"{', '.join(map(str, expected))}]; got {list(x.shape)}.")
             if batch is not None and x.shape[0] != batch:
-                raise ValueError(f"{owner}: all inputs must have the same batch size; "
+                raise InvalidValueError(f"{owner}: all inputs must have the same batch size; "
                                  f"{name!r} has {x.shape[0]}, expected {batch}.")
             batch = x.shape[0]
 
@@ -187,18 +189,18 @@ def _encoder_options(names: list[str], encoder_kw: Mapping[str, Any] | None
     if encoder_kw is None:
         return {m: {} for m in names}
     if not isinstance(encoder_kw, Mapping):
-        raise TypeError(f"build_model: 'encoder_kw' must be a dict or None; got {encoder_kw!r}.")
+        raise InvalidTypeError(f"build_model: 'encoder_kw' must be a dict or None; got {encoder_kw!r}.")
     shared = {k: v for k, v in encoder_kw.items() if k not in names}
     for key, value in shared.items():
         if isinstance(value, Mapping):
-            raise ValueError(f"build_model: encoder_kw[{key!r}] is a dict, but {key!r} is not a "
+            raise InvalidValueError(f"build_model: encoder_kw[{key!r}] is a dict, but {key!r} is not a "
                              f"modality of this model {names!r}; key per-modality options by a "
                              "modality name.")
     options = {}
     for m in names:
         own = encoder_kw.get(m, {})
         if not isinstance(own, Mapping):
-            raise TypeError(f"build_model: encoder_kw[{m!r}] must be a dict of options for "
+            raise InvalidTypeError(f"build_model: encoder_kw[{m!r}] must be a dict of options for "
                             f"modality {m!r}; got {own!r}.")
         options[m] = {**shared, **own}
     return options
@@ -231,9 +233,9 @@ def build_model(modality_shapes: Mapping[str, tuple[int, ...]], num_classes: int
     """
     owner = "build_model"
     if fusion_kw is not None and not isinstance(fusion_kw, Mapping):
-        raise TypeError(f"{owner}: 'fusion_kw' must be a dict or None; got {fusion_kw!r}.")
+        raise InvalidTypeError(f"{owner}: 'fusion_kw' must be a dict or None; got {fusion_kw!r}.")
     if not isinstance(modality_shapes, Mapping):
-        raise TypeError(f"{owner}: 'modality_shapes' must be a dict {{modality: shape}}; "
+        raise InvalidTypeError(f"{owner}: 'modality_shapes' must be a dict {{modality: shape}}; "
                         f"got {modality_shapes!r}.")
     names = list(modality_shapes)
     shapes = {m: check_shape(owner, f"modality_shapes[{m!r}]", s)
@@ -244,7 +246,7 @@ def build_model(modality_shapes: Mapping[str, tuple[int, ...]], num_classes: int
     elif isinstance(encoder, str):
         choice = {m: encoder for m in names}
     else:
-        raise TypeError(f"{owner}: 'encoder' must be an encoder name or a dict "
+        raise InvalidTypeError(f"{owner}: 'encoder' must be an encoder name or a dict "
                         f"{{modality: name}}; got {encoder!r}.")
     choice = {m: _auto_encoder(shapes[m]) if c == "auto" else c for m, c in choice.items()}
     options = _encoder_options(names, encoder_kw)

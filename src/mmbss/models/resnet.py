@@ -23,6 +23,8 @@ from mmbss.core._validation import check_bool
 from mmbss.models._checks import check_shape
 from mmbss.models.encoders import ENCODERS, init_conv_bn
 
+from ..core.errors import InvalidValueError
+
 __all__ = ["ResNet18Encoder"]
 
 _WIDTHS = (64, 128, 256, 512)
@@ -85,7 +87,7 @@ class ResNet18Encoder(nn.Module):
         self.frames = check_bool(owner, "frames", frames)
         if len(self.input_shape) != (4 if frames else 3):
             expected = "(T, C, H, W) with frames=True" if frames else "(C, H, W) with frames=False"
-            raise ValueError(f"{owner}: 'input_shape' must be {expected}; got {input_shape!r}.")
+            raise InvalidValueError(f"{owner}: 'input_shape' must be {expected}; got {input_shape!r}.")
         in_ch = self.input_shape[-3]
         self.stem = self._make_stem(in_ch, self.small_input)
         stages, prev = [], _WIDTHS[0]

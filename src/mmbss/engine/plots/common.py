@@ -16,6 +16,8 @@ from typing import Any
 
 import numpy as np
 
+from ...core.errors import InvalidValueError
+
 __all__: list[str] = []  # internal helpers of mmbss.engine.plots; nothing public
 
 log = logging.getLogger(__package__)  # "mmbss.engine.plots", the logger of the unsplit module
@@ -43,15 +45,15 @@ def _read_metrics(run_dir: Path) -> list[Record]:
             try:
                 rec = json.loads(line)
             except json.JSONDecodeError as err:
-                raise ValueError(f"'{path}' line {lineno} is not valid JSON ({err.msg}); expected "
+                raise InvalidValueError(f"'{path}' line {lineno} is not valid JSON ({err.msg}); expected "
                                  "one JSON object per epoch") from None
             epoch = rec.get("epoch", len(by_epoch)) if isinstance(rec, dict) else None
             if isinstance(epoch, bool) or not isinstance(epoch, int) or epoch < 0:
-                raise ValueError(f"'{path}' line {lineno} must be a JSON object with an int "
+                raise InvalidValueError(f"'{path}' line {lineno} must be a JSON object with an int "
                                  f"'epoch' >= 0; got {line.strip()[:80]!r}")
             by_epoch[epoch] = rec
     if not by_epoch:
-        raise ValueError(f"'{path}' is empty; expected one JSON line per epoch (the run wrote no "
+        raise InvalidValueError(f"'{path}' is empty; expected one JSON line per epoch (the run wrote no "
                          "epoch yet: let 'mmbss train' finish at least one)")
     return [by_epoch[e] for e in sorted(by_epoch)]
 
@@ -63,7 +65,7 @@ def _read_json(path: Path) -> Record:
     try:
         data = json.loads(path.read_text(encoding="utf-8"))
     except json.JSONDecodeError as err:
-        raise ValueError(f"'{path}' is not valid JSON ({err.msg})") from None
+        raise InvalidValueError(f"'{path}' is not valid JSON ({err.msg})") from None
     return data if isinstance(data, dict) else {}
 
 

@@ -16,6 +16,7 @@ from typing import Any
 
 import numpy as np
 
+from ...core.errors import InvalidValueError
 from .common import (
     Record,
     _best_epoch,
@@ -47,13 +48,13 @@ def _read_scores(scores_dir: Path) -> list[tuple[int, dict[str, np.ndarray]]]:
             rows = list(reader)
             names = reader.fieldnames or []
         if "d" not in names or not rows:
-            raise ValueError(f"scores file '{path}' has no 'd' column or no rows; expected header "
+            raise InvalidValueError(f"scores file '{path}' has no 'd' column or no rows; expected header "
                              "index,label,<criteria...>,d,seen[,corrupted] and one row per sample")
         try:
             cols = {k: np.array([float(r[k]) for r in rows]) for k in ("d", "corrupted")
                     if k in names}
         except (TypeError, ValueError) as err:
-            raise ValueError(f"scores file '{path}' has a non-numeric value ({err})") from None
+            raise InvalidValueError(f"scores file '{path}' has a non-numeric value ({err})") from None
         out.append((epoch, cols))
     return out
 
@@ -71,7 +72,7 @@ def _roc_auc(scores: Any, labels: Any) -> float:
     """
     s, y = np.asarray(scores, dtype=float).ravel(), np.asarray(labels).ravel()
     if s.shape != y.shape or not np.isin(y, (0, 1)).all():
-        raise ValueError(f"_roc_auc: expected equal-length scores and 0/1 labels; got shapes "
+        raise InvalidValueError(f"_roc_auc: expected equal-length scores and 0/1 labels; got shapes "
                          f"{s.shape} and {y.shape} with label values {np.unique(y)[:5]}")
     pos = y.astype(bool)
     n_pos, n_neg = int(pos.sum()), int((~pos).sum())
