@@ -37,8 +37,8 @@ def split_outputs(out) -> tuple[torch.Tensor, dict, dict | None, dict | None]:
     if isinstance(out, (tuple, list)) and len(out) in (2, 3) and isinstance(out[1], Mapping):
         return out[0], dict(out[1]), (dict(out[2]) if len(out) == 3 else None), None
     raise InvalidTypeError("the model must return an object with 'fused' and 'unimodal' attributes or a "
-                    "tuple (fused [B, C], {modality: [B, C]}[, {modality: features}]); got "
-                    f"{type(out).__name__}.")
+                           "tuple (fused [B, C], {modality: [B, C]}[, {modality: features}]); got "
+                           f"{type(out).__name__}.")
 
 
 @torch.no_grad()
@@ -122,8 +122,8 @@ def score_dataset(model: torch.nn.Module, loader: Iterable, scorer, *,
     criteria, seen = score_criteria(model, loader, scorer, num_samples=num_samples, device=device)
     if not bool(seen.all()):
         raise InvalidValueError(f"score_dataset: the loader yielded {int(seen.sum())} of {seen.numel()} "
-                         f"samples; score with a loader over the whole set (no sharding, no "
-                         f"drop_last), or use score_criteria and gather the shards.")
+                                f"samples; score with a loader over the whole set (no sharding, no "
+                                f"drop_last), or use score_criteria and gather the shards.")
     return scorer.combine(criteria)
 
 
@@ -144,15 +144,15 @@ def _model_device(model: torch.nn.Module) -> torch.device:
 def _indices(batch, n: int) -> torch.Tensor:
     if not isinstance(batch, Mapping):
         raise InvalidTypeError(f"a batch must be a collated sample dict with keys 'modalities', 'label' "
-                        f"and 'index'; got {type(batch).__name__} (use "
-                        f"collate_fn=mmbss.data.collate_samples).")
+                               f"and 'index'; got {type(batch).__name__} (use "
+                               f"collate_fn=mmbss.data.collate_samples).")
     missing = [k for k in ("modalities", "label", "index") if k not in batch]
     if missing:
         raise InvalidValueError(f"a batch lacks the key(s) {missing}; samples must be dicts "
-                         f"{{'modalities': {{name: Tensor}}, 'label': int, 'index': int}}.")
+                                f"{{'modalities': {{name: Tensor}}, 'label': int, 'index': int}}.")
     idx = torch.as_tensor(batch["index"]).reshape(-1).long()
     if idx.numel() and (int(idx.min()) < 0 or int(idx.max()) >= n):
         bad = int(idx.max()) if int(idx.max()) >= n else int(idx.min())
         raise InvalidValueError(f"a batch holds sample index {bad}, outside [0, {n - 1}] (the dataset has {n} samples); a sample's 'index' "
-                         f"must be its position in its split.")
+                                f"must be its position in its split.")
     return idx

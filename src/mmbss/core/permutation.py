@@ -24,7 +24,7 @@ def _check_weights(fn: str, weights: torch.Tensor, name: str = "weights") -> tor
 def _check_generator(fn: str, generator: object) -> None:
     if generator is not None and not isinstance(generator, torch.Generator):
         raise InvalidTypeError(f"{fn}: 'generator' must be a torch.Generator or None; got "
-                        f"{generator!r}.")
+                               f"{generator!r}.")
 
 
 def _log_weights(fn: str, weights, log_weights) -> torch.Tensor:
@@ -36,16 +36,16 @@ def _log_weights(fn: str, weights, log_weights) -> torch.Tensor:
         bad = int((torch.isnan(lw) | (lw == float("inf"))).sum())
         if bad:
             raise InvalidValueError(f"{fn}: 'log_weights' holds {bad} NaN or +inf value(s); use finite "
-                             f"values (-inf for a zero weight).")
+                                    f"values (-inf for a zero weight).")
     else:
         w = _check_weights(fn, weights)
         if not (bool(torch.isfinite(w).all()) and bool((w >= 0).all())):  # details only on failure
             nan = int(torch.isnan(w).sum())
             if nan:
                 raise InvalidValueError(f"{fn}: 'weights' holds {nan} NaN value(s); weights must be "
-                                 f"finite and >= 0.")
+                                        f"finite and >= 0.")
             raise InvalidValueError(f"{fn}: 'weights' must be finite and >= 0; got {int((w < 0).sum())} "
-                             f"negative and {int(torch.isinf(w).sum())} infinite value(s).")
+                                    f"negative and {int(torch.isinf(w).sum())} infinite value(s).")
         lw = w.log()
     top = lw.max()
     if top == float("-inf"):

@@ -49,13 +49,13 @@ def shard(sequence: torch.Tensor, num_replicas: int, rank: int, drop_last: bool 
         shown = (f"Tensor of dtype {sequence.dtype}" if isinstance(sequence, torch.Tensor)
                  else type(sequence).__name__)
         raise InvalidTypeError(f"shard: 'sequence' must be a 1-D integer Tensor of sample indices (e.g. "
-                        f"torch.arange(N)); got {shown}.")
+                               f"torch.arange(N)); got {shown}.")
     if sequence.dim() != 1:
         raise InvalidValueError(f"shard: 'sequence' must be a 1-D integer Tensor of sample indices; got "
-                         f"shape {tuple(sequence.shape)}.")
+                                f"shape {tuple(sequence.shape)}.")
     if sequence.numel() == 0:
         raise InvalidValueError("shard: 'sequence' is empty; there is nothing to share out (give at least "
-                         "one index).")
+                                "one index).")
     check_int("shard", "num_replicas", num_replicas, low=1)
     check_int("shard", "rank", rank, low=0, high=num_replicas - 1)
     length = sequence.numel()
@@ -63,7 +63,7 @@ def shard(sequence: torch.Tensor, num_replicas: int, rank: int, drop_last: bool 
     if per_rank == 0:
         raise InvalidValueError(f"BalanceSampler: the epoch has {length} sample(s), fewer than "
                          f"num_replicas={num_replicas}; use drop_last=False or a larger subset "
-                         f"(e.g. min_samples on the scheduler).")
+                                f"(e.g. min_samples on the scheduler).")
     total = per_rank * num_replicas
     if total > length:  # pad from the head, repeating if the padding exceeds the sequence
         reps = math.ceil(total / length)
@@ -102,7 +102,7 @@ class BalanceSampler(Sampler[int]):
                  drop_last: bool = False):
         if not all(callable(getattr(scheduler, m, None)) for m in ("indices", "epoch_size")):
             raise InvalidTypeError(f"BalanceSampler: 'scheduler' must be an mmbss scheduler (with "
-                            f"indices() and epoch_size()); got {_short(scheduler)}.")
+                                   f"indices() and epoch_size()); got {_short(scheduler)}.")
         if num_replicas is None:
             num_replicas = dist.get_world_size() if dist.is_available() and dist.is_initialized() else 1
         if rank is None:
@@ -111,7 +111,7 @@ class BalanceSampler(Sampler[int]):
         self.rank = check_int("BalanceSampler", "rank", rank, low=0)
         if rank >= num_replicas:
             raise InvalidValueError(f"BalanceSampler: 'rank' must be an int in [0, {num_replicas - 1}] "
-                             f"(num_replicas={num_replicas}); got {rank}.")
+                                    f"(num_replicas={num_replicas}); got {rank}.")
         self.drop_last = check_bool("BalanceSampler", "drop_last", drop_last)
         self.scheduler = scheduler
         self.epoch = 0

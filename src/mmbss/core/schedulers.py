@@ -79,7 +79,7 @@ class _Scheduler:
         expected = f"a Tensor of shape ({self.num_samples},)"
         if not isinstance(scores, torch.Tensor):
             raise InvalidTypeError(f"{where}: 'scores' must be {expected}; got "
-                            f"{type(scores).__name__}.")
+                                   f"{type(scores).__name__}.")
         if tuple(scores.shape) != (self.num_samples,):
             raise InvalidValueError(f"{where}: 'scores' must be {expected}; got {tuple(scores.shape)}.")
 
@@ -139,7 +139,7 @@ class _Scheduler:
                            f"{sorted(expected - keys)}, unexpected {sorted(keys - expected)}.")
         if state["scheduler"] != owner:
             raise InvalidValueError(f"{owner}.load_state_dict: the state is a {state['scheduler']}'s; "
-                             f"load it into a {state['scheduler']}.")
+                                    f"load it into a {state['scheduler']}.")
         for k in ("num_samples", "seed"):
             if state[k] != getattr(self, k):
                 raise InvalidValueError(f"{owner}.load_state_dict: state has {k}={state[k]}, this "
@@ -280,7 +280,7 @@ class LearningBasedScheduler(_Scheduler):
     def _check_scores(self, where: str, s: torch.Tensor) -> None:
         if self.temperature is None and bool((s > 2.0).any()):
             raise InvalidValueError(f"{where}: scores must be <= 2 (the range of BalanceScorer.score) so "
-                             f"that 2 + eps - d > 0; got max {float(s.max()):.4g}.")
+                                    f"that 2 + eps - d > 0; got max {float(s.max()):.4g}.")
 
     def log_weights(self) -> torch.Tensor:
         """Natural log of the sampling weights, Tensor[N] float64 (exact even where the

@@ -86,7 +86,7 @@ def minmax(x: torch.Tensor) -> torch.Tensor:
     """
     if not isinstance(x, torch.Tensor):
         raise InvalidTypeError(f"minmax: expected a 1-D tensor; got {type(x).__name__} (convert it with "
-                        f"torch.as_tensor).")
+                               f"torch.as_tensor).")
     if x.dim() != 1:
         raise InvalidValueError(f"minmax: expected a 1-D tensor; got shape {tuple(x.shape)}.")
     _check_finite("minmax input", x)
@@ -104,7 +104,7 @@ def _check_finite(what: str, x: torch.Tensor) -> None:
     if bad.any():
         n = int(bad.reshape(bad.shape[0], -1).any(dim=1).sum()) if x.dim() else 1
         raise InvalidValueError(f"{what} holds NaN or inf in {n} sample(s); fix the model or data "
-                         f"(e.g. a diverged run) before scoring.")
+                                f"(e.g. a diverged run) before scoring.")
 
 
 class BalanceScorer:
@@ -139,7 +139,7 @@ class BalanceScorer:
         expected = "a dict head -> float (keys 'fused', 'unimodal' or a modality name) or None"
         if loss_weights is not None and not isinstance(loss_weights, Mapping):
             raise InvalidTypeError(f"BalanceScorer: 'loss_weights' must be {expected}; got "
-                            f"{loss_weights!r}.")
+                                   f"{loss_weights!r}.")
         self.loss_weights = dict(loss_weights or {})
         for k in self.loss_weights:
             if not isinstance(k, str):
@@ -213,11 +213,11 @@ class BalanceScorer:
         missing = [k for k in self.keys if k not in criteria]
         if missing:
             raise InvalidValueError(f"BalanceScorer.combine: criteria lack {missing}; got keys "
-                             f"{sorted(criteria)}.")
+                                    f"{sorted(criteria)}.")
         lengths = {k: tuple(criteria[k].shape) for k in self.keys}
         if len(set(lengths.values())) != 1:
             raise InvalidValueError(f"BalanceScorer.combine: every criterion needs one value per sample; "
-                             f"got shapes {lengths}.")
+                                    f"got shapes {lengths}.")
         d = None
         if self.correlation is not None:
             d = 1.0 - minmax(criteria[_CORR_KEY[self.correlation]].float())
@@ -239,15 +239,15 @@ class BalanceScorer:
     def _gradient(self, fused, uni, labels, head_inputs, n) -> torch.Tensor:
         if head_inputs is None:
             raise InvalidValueError("BalanceScorer(information='gradient') needs head_inputs: a dict of "
-                             "each head's input (modality names and 'fused').")
+                                    "each head's input (modality names and 'fused').")
         heads = {"fused": fused, **uni}
         if not isinstance(head_inputs, Mapping):
             raise InvalidTypeError(f"head_inputs must be a dict head -> Tensor[N, D_h] with keys "
-                            f"{list(heads)}; got {type(head_inputs).__name__}.")
+                                   f"{list(heads)}; got {type(head_inputs).__name__}.")
         extra = [k for k in head_inputs if k not in heads]
         if extra:
             raise InvalidValueError(f"head_inputs has keys {extra} that are neither 'fused' nor a "
-                             f"modality of unimodal_logits; expected keys {list(heads)}.")
+                                    f"modality of unimodal_logits; expected keys {list(heads)}.")
         total = torch.zeros(n, dtype=torch.float32, device=fused.device)
         for name, z in heads.items():
             w = self.weight(name)
@@ -258,7 +258,7 @@ class BalanceScorer:
             x = head_inputs[name]
             if not isinstance(x, torch.Tensor):
                 raise InvalidTypeError(f"head_inputs[{name!r}] must be a Tensor[N, D]; got "
-                                f"{type(x).__name__}.")
+                                       f"{type(x).__name__}.")
             if x.shape[0] != n:
                 raise InvalidValueError(f"head_inputs[{name!r}] has {x.shape[0]} rows; expected N={n}.")
             _check_finite(f"head_inputs[{name!r}]", x)
@@ -274,7 +274,7 @@ def _named(what: str, xs) -> dict[str, torch.Tensor]:
         out = {str(i): x for i, x in enumerate(xs)}
     else:
         raise InvalidTypeError(f"{what} must be a dict name -> Tensor or a list of Tensors; "
-                        f"got {type(xs).__name__}.")
+                               f"got {type(xs).__name__}.")
     if len(out) < 2:
         raise InvalidValueError(f"{what} has {len(out)} modality; BSS needs at least 2.")
     return out
@@ -283,14 +283,14 @@ def _named(what: str, xs) -> dict[str, torch.Tensor]:
 def _check_logits(fused, uni: dict[str, torch.Tensor]) -> tuple[int, int]:
     if not isinstance(fused, torch.Tensor) or fused.dim() != 2:
         raise InvalidValueError(f"fused_logits must be a Tensor[N, C]; got "
-                         f"{getattr(fused, 'shape', type(fused).__name__)}.")
+                                f"{getattr(fused, 'shape', type(fused).__name__)}.")
     n, c = fused.shape
     _check_finite("fused_logits", fused)
     for name, z in uni.items():
         if not isinstance(z, torch.Tensor) or tuple(z.shape) != (n, c):
             raise InvalidValueError(f"unimodal_logits[{name!r}] has shape "
                              f"{tuple(getattr(z, 'shape', ()))}; expected (N, C) = ({n}, {c}) "
-                             f"like fused_logits.")
+                                    f"like fused_logits.")
         _check_finite(f"unimodal_logits[{name!r}]", z)
     return n, c
 
@@ -298,19 +298,19 @@ def _check_logits(fused, uni: dict[str, torch.Tensor]) -> tuple[int, int]:
 def _check_labels(labels, n: int, c: int) -> torch.Tensor:
     if not isinstance(labels, torch.Tensor) or labels.dim() != 1 or labels.shape[0] != n:
         raise InvalidValueError(f"labels must be an integer Tensor[N] with N={n}; got "
-                         f"{tuple(getattr(labels, 'shape', ())) or type(labels).__name__}.")
+                                f"{tuple(getattr(labels, 'shape', ())) or type(labels).__name__}.")
     if labels.dtype.is_floating_point or labels.dtype == torch.bool:
         raise InvalidValueError(f"labels must hold integer class ids; got dtype {labels.dtype}.")
     if n and (labels.min() < 0 or labels.max() >= c):
         raise InvalidValueError(f"labels must lie in [0, {c - 1}] for C={c} classes; got values in "
-                         f"[{int(labels.min())}, {int(labels.max())}].")
+                                f"[{int(labels.min())}, {int(labels.max())}].")
     return labels.long()
 
 
 def _check_features(features, uni, n: int) -> list[torch.Tensor]:
     if features is None:
         raise InvalidValueError("BalanceScorer(correlation='feature') needs features: one Tensor[N, D] "
-                         "per modality.")
+                                "per modality.")
     if isinstance(features, (list, tuple)) and len(features) == len(uni):
         features = dict(zip(uni, features, strict=True))  # a list follows unimodal_logits
     feats = _named("features", features)
@@ -320,15 +320,15 @@ def _check_features(features, uni, n: int) -> list[torch.Tensor]:
         found = " and ".join(p for p in (f"missing {missing}" if missing else "",
                                           f"unexpected {extra}" if extra else "") if p)
         raise InvalidValueError(f"features has {found}; expected exactly the keys {list(uni)} (the "
-                         f"modalities of unimodal_logits).")
+                                f"modalities of unimodal_logits).")
     for name, f in feats.items():
         if not isinstance(f, torch.Tensor):
             raise InvalidTypeError(f"features[{name!r}] must be a Tensor[N, D]; got "
-                            f"{type(f).__name__}.")
+                                   f"{type(f).__name__}.")
     dims = {name: tuple(f.shape[1:]) for name, f in feats.items()}
     if len(set(dims.values())) != 1:
         raise InvalidValueError(f"feature similarity needs equal feature dims, got {dims}; project the "
-                         f"features to one size or use correlation='prediction'.")
+                                f"features to one size or use correlation='prediction'.")
     for name, f in feats.items():
         if f.shape[0] != n:
             raise InvalidValueError(f"features[{name!r}] has {f.shape[0]} rows; expected N={n}.")

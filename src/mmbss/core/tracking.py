@@ -61,13 +61,13 @@ class OnlineScoreTracker:
         idx = torch.as_tensor(indices).detach()
         if idx.is_floating_point() or idx.is_complex() or idx.dtype == torch.bool:
             raise InvalidTypeError(f"OnlineScoreTracker.record: 'indices' must be integer sample indices "
-                            f"(e.g. batch['index']); got dtype {idx.dtype}.")
+                                   f"(e.g. batch['index']); got dtype {idx.dtype}.")
         idx = idx.to("cpu", torch.long).reshape(-1)
         names = set(criteria)
         if not names or (self._values and names != set(self._values)):
             raise InvalidValueError(f"OnlineScoreTracker.record: 'criteria' must hold the same criteria "
                              f"at every call ({sorted(self._values) or 'at least one'}); got "
-                             f"{sorted(names)}.")
+                                    f"{sorted(names)}.")
         if idx.numel() and (idx.min() < 0 or idx.max() >= self.num_samples):
             raise InvalidValueError(f"OnlineScoreTracker.record: indices must lie in [0, "
                              f"{self.num_samples - 1}]; got [{int(idx.min())}, {int(idx.max())}].")
@@ -76,7 +76,7 @@ class OnlineScoreTracker:
             v = torch.as_tensor(v).detach().to("cpu", torch.float64).reshape(-1)
             if v.numel() != idx.numel():
                 raise InvalidValueError(f"OnlineScoreTracker.record: criterion {name!r} has {v.numel()} "
-                                 f"values for {idx.numel()} indices.")
+                                        f"values for {idx.numel()} indices.")
             if not bool(torch.isfinite(v).all()):
                 raise InvalidValueError(f"OnlineScoreTracker.record: criterion {name!r} holds NaN/inf.")
             values[name] = v
@@ -121,20 +121,20 @@ class OnlineScoreTracker:
         owner = "OnlineScoreTracker.load_state_dict"
         if not isinstance(state, Mapping):
             raise InvalidTypeError(f"{owner}: 'state' must be a dict with keys 'seen' and 'values' (from "
-                            f"OnlineScoreTracker.state_dict()); got {type(state).__name__}.")
+                                   f"OnlineScoreTracker.state_dict()); got {type(state).__name__}.")
         if set(state) != {"values", "seen"}:
             raise KeyError(f"{owner}: expected keys ['seen', 'values']; got {sorted(state)}.")
         seen, values = state["seen"], state["values"]
         if not isinstance(seen, torch.Tensor) or seen.dtype != torch.bool:
             shown = f"dtype {seen.dtype}" if isinstance(seen, torch.Tensor) else type(seen).__name__
             raise InvalidTypeError(f"{owner}: 'seen' must be a bool Tensor[N] (True = sample seen); got "
-                            f"{shown}.")
+                                   f"{shown}.")
         if not isinstance(values, Mapping) or not all(
                 isinstance(k, str) and isinstance(v, torch.Tensor) for k, v in values.items()):
             shown = (type(values).__name__ if not isinstance(values, Mapping) else
                      "{" + ", ".join(f"{k!r}: {type(v).__name__}" for k, v in values.items()) + "}")
             raise InvalidTypeError(f"{owner}: 'values' must be a dict criterion name -> Tensor[N]; got "
-                            f"{shown}.")
+                                   f"{shown}.")
         shapes = [tuple(v.shape) for v in [seen, *values.values()]]
         if any(sh != (self.num_samples,) for sh in shapes):
             raise InvalidValueError(f"OnlineScoreTracker.load_state_dict: every tensor of the state must "
@@ -148,13 +148,13 @@ def _check_criteria(criteria: object) -> None:
     owner = "OnlineScoreTracker.record"
     if not isinstance(criteria, Mapping):
         raise InvalidTypeError(f"{owner}: 'criteria' must be a dict name -> Tensor[B] (e.g. "
-                        f"BalanceScorer.criteria(...)); got {type(criteria).__name__}.")
+                               f"BalanceScorer.criteria(...)); got {type(criteria).__name__}.")
     for name, v in criteria.items():
         if not isinstance(name, str):
             raise InvalidTypeError(f"{owner}: 'criteria' must be keyed by criterion names (str); got "
-                            f"{name!r}.")
+                                   f"{name!r}.")
         if not isinstance(v, torch.Tensor) or v.is_complex():
             shown = (f"dtype {v.dtype}" if isinstance(v, torch.Tensor) else
                      repr(v) if len(repr(v)) <= 40 else type(v).__name__)
             raise InvalidTypeError(f"{owner}: 'criteria[{name!r}]' must be a real-valued Tensor[B]; got "
-                            f"{shown}.")
+                                   f"{shown}.")

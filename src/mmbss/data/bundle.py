@@ -67,8 +67,8 @@ class DataBundle:
             self.train_eval = self.train
         if len(self.train_eval) != len(self.train):
             raise InvalidValueError(f"DataBundle: 'train_eval' must hold the training samples with the "
-                             f"evaluation transforms ({len(self.train)} samples); got "
-                             f"{len(self.train_eval)}.")
+                                    f"evaluation transforms ({len(self.train)} samples); got "
+                                    f"{len(self.train_eval)}.")
 
     @property
     def modalities(self) -> list[str]:
@@ -112,12 +112,12 @@ def create_dataset(name: str, **kwargs: Any) -> DataBundle:
     unknown = sorted(set(kwargs) - set(options)) if options is not None else []
     if unknown:
         raise InvalidTypeError(f"dataset {name!r} has no option {unknown[0]!r}; valid options: "
-                        f"{', '.join(options)}.")
+                               f"{', '.join(options)}.")
     bundle = factory(**kwargs) if user else DATASETS.create(name, **kwargs)
     if not isinstance(bundle, DataBundle):
         raise InvalidTypeError(f"dataset factory {name!r} returned a {type(bundle).__name__}, not a "
                         f"mmbss.data.DataBundle; return DataBundle(train=..., val=..., test=..., "
-                        f"num_classes=..., modality_shapes=...).")
+                               f"num_classes=..., modality_shapes=...).")
     return bundle
 
 
@@ -176,7 +176,7 @@ def load_factory(name: str) -> Callable:
         found = sorted(k for k, v in vars(module).items() if inspect.isfunction(v)
                        and not k.startswith("_") and v.__module__ == module.__name__)
         raise InvalidValueError(f"data.name {name!r}: {target!r} has no function {func!r}; its "
-                         f"functions: {', '.join(found) or 'none'}.")
+                                f"functions: {', '.join(found) or 'none'}.")
     return fn
 
 

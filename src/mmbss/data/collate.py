@@ -43,12 +43,12 @@ def collate_samples(batch: Sequence[Mapping[str, Any]] | Mapping[str, Any]) -> d
         if not isinstance(sample, Mapping):
             raise InvalidTypeError(f"collate_samples: sample {k} of the batch is a "
                             f"{type(sample).__name__}, not a dict {{'modalities': {{name: Tensor}},"
-                            f" 'label': int, 'index': int}}.")
+                                   f" 'label': int, 'index': int}}.")
         missing = [key for key in _KEYS if key not in sample]
         if missing:
             raise InvalidValueError(f"collate_samples: a sample (index {sample.get('index', '?')}) lacks "
                              f"the key(s) {missing}; each sample must be {{'modalities': {{name: "
-                             f"Tensor}}, 'label': int, 'index': int}}.")
+                                    f"Tensor}}, 'label': int, 'index': int}}.")
         if set(sample["modalities"]) != set(first["modalities"]):
             raise InvalidValueError(f"collate_samples: sample index {sample['index']} has the modalities "
                              f"{sorted(sample['modalities'])}, sample index {first['index']} "

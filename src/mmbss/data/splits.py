@@ -48,7 +48,7 @@ def check_fractions(owner: str, val_fraction: float, test_fraction: float) -> tu
                        low_open=True, high_open=True)
     if val + test >= 1.0:
         raise InvalidValueError(f"{owner}: 'val_fraction + test_fraction' must be < 1 to leave training "
-                         f"samples; got {val!r} + {test!r} = {val + test!r}.")
+                                f"samples; got {val!r} + {test!r} = {val + test!r}.")
     return val, test
 
 
@@ -110,7 +110,7 @@ def stratified_split(labels: np.ndarray, *, val_fraction: float, test_fraction: 
     labels = np.asarray(labels)
     if labels.ndim != 1 or labels.dtype.kind not in "iu":
         raise InvalidValueError(f"{owner}: 'labels' must be a 1-D integer array; got dtype "
-                         f"{labels.dtype} and shape {labels.shape}.")
+                                f"{labels.dtype} and shape {labels.shape}.")
     rng = numpy_rng(seed, "split")
     classes, inverse, counts = np.unique(labels, return_inverse=True, return_counts=True)
     n_test = _allocate(counts, test_fraction, counts, rng)
@@ -127,7 +127,7 @@ def stratified_split(labels: np.ndarray, *, val_fraction: float, test_fraction: 
         if len(idx) == 0:
             raise InvalidValueError(f"{owner}: the {split_name} split of {len(labels)} samples is empty "
                              f"with val_fraction={val_fraction} and test_fraction={test_fraction}; "
-                             "use more samples or other fractions.")
+                                    "use more samples or other fractions.")
     return train, val, test
 
 

@@ -23,7 +23,7 @@ def _check_dims(dims: int | Sequence[int], num_modalities: int) -> list[int]:
         dims = [dims] * num_modalities
     if isinstance(dims, str) or not isinstance(dims, Sequence) or len(dims) != num_modalities:
         raise InvalidTypeError(f"{_OWNER}: 'dims' must be an int or a list of {num_modalities} ints "
-                        f"(one per modality); got {dims!r}.")
+                               f"(one per modality); got {dims!r}.")
     return [check_int(_OWNER, "dims", d, low=1) for d in dims]
 
 
@@ -34,9 +34,9 @@ def _check_train_classes(bundle: DataBundle, n: int, c: int, val_fraction: float
     empty = (counts == 0).nonzero().flatten().tolist()
     if empty:
         raise InvalidValueError(f"{_OWNER}: the train split of {n} samples has no sample of class(es) "
-                         f"{empty} with num_classes={c}, val_fraction={val_fraction} and "
-                         f"test_fraction={test_fraction}; use more samples per class, fewer "
-                         f"classes or smaller fractions.")
+                                f"{empty} with num_classes={c}, val_fraction={val_fraction} and "
+                                f"test_fraction={test_fraction}; use more samples per class, fewer "
+                                f"classes or smaller fractions.")
 
 
 @DATASETS.register("synthetic")
@@ -88,8 +88,8 @@ def synthetic(*, num_samples: int = 1200, num_classes: int = 4, num_modalities: 
     c = check_int(_OWNER, "num_classes", num_classes, low=2)
     if c > n:
         raise InvalidValueError(f"{_OWNER}: 'num_classes' must be an int <= num_samples ({n}) so that "
-                         f"every class has a sample; got {c}. Raise num_samples or lower "
-                         f"num_classes.")
+                                f"every class has a sample; got {c}. Raise num_samples or lower "
+                                f"num_classes.")
     m = check_int(_OWNER, "num_modalities", num_modalities, low=2)
     dim_list = _check_dims(dims, m)
     easy_fraction = check_float(_OWNER, "easy_fraction", easy_fraction, low=0.0, high=1.0)

@@ -67,23 +67,23 @@ class MultiModalTensorDataset(Dataset):
                  num_classes: int | None = None):
         if not isinstance(tensors, Mapping) or not tensors:
             raise InvalidTypeError(f"{_OWNER}: 'tensors' must be a non-empty dict of name -> Tensor; "
-                            f"got {type(tensors).__name__}.")
+                                   f"got {type(tensors).__name__}.")
         if (not isinstance(labels, Tensor) or labels.dtype.is_floating_point or labels.ndim != 1
                 or labels.dtype == torch.bool or labels.dtype.is_complex):
             raise InvalidTypeError(f"{_OWNER}: 'labels' must be a 1-D integer Tensor; got "
-                            f"{_describe(labels)}.")
+                                   f"{_describe(labels)}.")
         n = len(labels)
         if n == 0:
             raise InvalidValueError(f"{_OWNER}: the dataset has no samples ('labels' has length 0); give "
-                             f"at least one sample.")
+                                    f"at least one sample.")
         self.tensors: dict[str, Tensor] = {}
         for name, t in tensors.items():
             if not isinstance(name, str) or not isinstance(t, Tensor):
                 raise InvalidTypeError(f"{_OWNER}: 'tensors' must map str names to Tensors; got "
-                                f"{name!r} -> {_describe(t)}.")
+                                       f"{name!r} -> {_describe(t)}.")
             if t.ndim < 1 or t.shape[0] != n:
                 raise InvalidValueError(f"{_OWNER}: 'tensors[{name!r}]' must have first dimension "
-                                 f"{n} (the number of labels); got shape {tuple(t.shape)}.")
+                                        f"{n} (the number of labels); got shape {tuple(t.shape)}.")
             self.tensors[name] = t.detach().to(torch.float32).contiguous()
         self.labels: Tensor = labels.detach().to(torch.int64).contiguous()
         high = int(self.labels.max()) + 1

@@ -103,7 +103,7 @@ def _feed(h, obj) -> None:
         h.update(f"{type(obj).__name__}{obj!r}|".encode())
     else:
         raise InvalidTypeError(f"checkpoint payloads hold tensors, numbers, strings and plain containers "
-                        f"only; got {type(obj).__name__}.")
+                               f"only; got {type(obj).__name__}.")
 
 
 def finite_weights(model_state: dict) -> bool:

@@ -37,7 +37,7 @@ def collect_outputs(model: torch.nn.Module, loader, device: torch.device,
     out = passes.collect_outputs(model, loader, device=device, keep_features=keep_features)
     if not bool(out["seen"].all()):
         raise InvalidValueError(f"the evaluation loader yielded {int(out['seen'].sum())} of "
-                         f"{out['seen'].numel()} samples; every sample must be evaluated.")
+                                f"{out['seen'].numel()} samples; every sample must be evaluated.")
     return Outputs(out["fused"], out["unimodal"], out["labels"], out["features"], out["head_inputs"])
 
 

@@ -88,7 +88,7 @@ def score_run(run_dir: str | Path, *, checkpoint: str = "best", out: str | Path 
     except RuntimeError as e:
         lines = [ln.strip() for ln in str(e).splitlines()[1:] if ln.strip()]
         raise InvalidValueError(f"checkpoint '{ckpt}' does not fit the model of '{cfg_file}' (was it "
-                         f"written by another run?): {lines[0] if lines else e}") from None
+                                f"written by another run?): {lines[0] if lines else e}") from None
     scorer = make_scorer(cfg)  # also for methods that do not score while training
     criteria, labels = exact_criteria(run.model, run.loaders["train_eval"], scorer, run.device,
                                       cfg.method.gradient_mode)

@@ -98,7 +98,7 @@ def train(cfg: Config, out_dir: str | Path, *, resume: bool = False, overwrite: 
     """
     if resume and overwrite:
         raise InvalidValueError("--resume and --overwrite contradict each other: --resume continues the "
-                         f"run in '{out_dir}', --overwrite deletes it. Pass only one.")
+                                f"run in '{out_dir}', --overwrite deletes it. Pass only one.")
     run = build_run(cfg)  # first, so that a bad config leaves no run directory behind
     out = Path(out_dir)
     state = _prepare_dir(out, cfg, resume=resume, overwrite=overwrite)
@@ -197,7 +197,7 @@ def _method_scheduler(cfg: Config, method, model, n: int):
         raise InvalidValueError(f"method: 'warmup_epochs' ({scheduler.warmup_epochs}) must be below "
                          f"train.epochs ({t.epochs}), or {method.name} never leaves its uniform "
                          f"warm-up{' and never scores' if method.scorer is not None else ''}; "
-                         f"lower method.warmup_epochs or raise train.epochs.")
+                                f"lower method.warmup_epochs or raise train.epochs.")
     return scheduler
 
 
@@ -213,9 +213,9 @@ def build_data(cfg: Config):
     reserved = sorted({"seed", "val_fraction", "test_fraction"} & set(d.options))
     if reserved:
         raise InvalidValueError(f"data.options: {', '.join(map(repr, reserved))} "
-                         f"{'is' if len(reserved) == 1 else 'are'} set by data.split_seed, "
-                         f"data.val_fraction and data.test_fraction; remove "
-                         f"{'it' if len(reserved) == 1 else 'them'} from data.options.")
+                                f"{'is' if len(reserved) == 1 else 'are'} set by data.split_seed, "
+                                f"data.val_fraction and data.test_fraction; remove "
+                                f"{'it' if len(reserved) == 1 else 'them'} from data.options.")
     factory = DATASETS.get(d.name) if d.name in DATASETS or ":" not in str(d.name) else \
         load_factory(d.name)
     accepted = factory_options(factory)
@@ -228,7 +228,7 @@ def build_data(cfg: Config):
         elif value != default:
             name = "split_seed" if key == "seed" else key
             raise InvalidValueError(f"data.{name}: dataset {d.name!r} has no option {key!r} (its "
-                             f"splits are fixed); remove data.{name} from the config.")
+                                    f"splits are fixed); remove data.{name} from the config.")
     return create_dataset(d.name, **split, **d.options)
 
 
@@ -239,8 +239,8 @@ def _check_feature_dims(method, model) -> None:
     dims = {m: getattr(enc, "out_dim", None) for m, enc in model.encoders.items()}
     if len(set(dims.values())) != 1:
         raise InvalidValueError(f"method: correlation='feature' needs equal feature dims, but the encoders "
-                         f"give {dims}; set model.encoder_kw so they match, or use "
-                         f"correlation='prediction'.")
+                                f"give {dims}; set model.encoder_kw so they match, or use "
+                                f"correlation='prediction'.")
 
 
 def _check_splits(bundle, cfg: Config) -> None:
@@ -252,12 +252,12 @@ def _check_splits(bundle, cfg: Config) -> None:
         if n < bundle.num_classes:
             raise InvalidValueError(f"data: the {name} split has {n} sample(s), fewer than the "
                              f"{bundle.num_classes} classes, so its metrics would mean nothing; "
-                             f"use more data or {hint}.")
+                                    f"use more data or {hint}.")
     n = len(bundle.train)
     if cfg.train.batch_size > n:
         raise InvalidValueError(f"train: 'batch_size' ({cfg.train.batch_size}) is larger than the "
                          f"training split ({n} samples), so every epoch would be one batch; set "
-                         f"train.batch_size to at most {n}.")
+                                f"train.batch_size to at most {n}.")
 
 
 def _check_train(t) -> None:
@@ -271,16 +271,16 @@ def _check_train(t) -> None:
     check_float("train", "unimodal_weight", t.unimodal_weight, low=0.0)
     if t.fused_weight == 0 and t.unimodal_weight == 0:
         raise InvalidValueError("train: 'fused_weight' and 'unimodal_weight' are both 0; nothing would be "
-                         "trained.")
+                                "trained.")
     if not re.fullmatch(r"cpu|auto|cuda(:\d+)?", t.device):
         raise InvalidValueError(f"train: 'device' must be 'cpu', 'cuda', 'cuda:N' or 'auto'; got {t.device!r}.")
     if t.device.startswith("cuda") and not torch.cuda.is_available():
         raise InvalidValueError(f"train: 'device' is {t.device!r} but no CUDA device is available; use "
-                         f"'cpu' or 'auto'.")
+                                f"'cpu' or 'auto'.")
     if t.device.startswith("cuda:") and int(t.device[5:]) >= torch.cuda.device_count():
         raise InvalidValueError(f"train: 'device' is {t.device!r} but this machine has "
-                         f"{torch.cuda.device_count()} CUDA device(s); use cuda:0 .. "
-                         f"cuda:{torch.cuda.device_count() - 1}.")
+                                f"{torch.cuda.device_count()} CUDA device(s); use cuda:0 .. "
+                                f"cuda:{torch.cuda.device_count() - 1}.")
 
 
 def _optimiser(cfg: Config, model: torch.nn.Module):
@@ -404,8 +404,8 @@ def _inputs(run: Run, batch: dict, split: str) -> tuple[dict, torch.Tensor]:
     mods = batch["modalities"]
     if mods.keys() != run.bundle.modality_shapes.keys():
         raise InvalidValueError(f"a {split} batch has the modalities {sorted(mods)}, but the dataset "
-                         f"declares {sorted(run.bundle.modality_shapes)} (DataBundle."
-                         f"modality_shapes); every sample must hold exactly those.")
+                                f"declares {sorted(run.bundle.modality_shapes)} (DataBundle."
+                                f"modality_shapes); every sample must hold exactly those.")
     return ({k: v.to(run.device, non_blocking=True) for k, v in mods.items()},
             batch["label"].to(run.device, non_blocking=True))
 

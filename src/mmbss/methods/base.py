@@ -103,7 +103,7 @@ class GradientPolicy:
         unknown = sorted(set(options) - set(valid))
         if unknown:
             raise InvalidValueError(f"{self.name}: unknown option(s) {', '.join(map(repr, unknown))}; "
-                             f"valid options: {', '.join(valid) or 'none'}.")
+                                    f"valid options: {', '.join(valid) or 'none'}.")
         self.options = self.Options(**options)
         self.check_options(self.options)
 
@@ -216,12 +216,12 @@ def create_method(cfg) -> Method:
     stray = sorted(set(options) - set(grads))
     if stray:
         raise InvalidValueError(f"method.options: {', '.join(map(repr, stray))} "
-                         f"{'is' if len(stray) == 1 else 'are'} not a gradient policy of "
+                                f"{'is' if len(stray) == 1 else 'are'} not a gradient policy of "
                          f"{name!r}; give options only for {', '.join(map(repr, grads)) or 'none'}.")
     for g in grads:
         if not isinstance(options.get(g, {}), dict):
             raise InvalidTypeError(f"method.options: {g!r} must be a mapping of option -> value; got "
-                            f"{options[g]!r}.")
+                                   f"{options[g]!r}.")
     policy = METHODS.create(sampling[0] if sampling else "uniaux", cfg=cfg)
     return Method(name, policy, [GRADIENT_POLICIES.create(g, **options.get(g, {})) for g in grads])
 

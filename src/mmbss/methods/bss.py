@@ -16,7 +16,7 @@ def make_scorer(cfg) -> BalanceScorer:
     if m.gradient_mode == "exact" and m.information == "gradient" and m.scoring == "online":
         raise InvalidValueError("method: gradient_mode='exact' needs scoring='exact' (the per-sample "
                          "gradient is computed in the scoring pass); use gradient_mode='heads' "
-                         "for online scoring.")
+                                "for online scoring.")
     return BalanceScorer(correlation=cfg.method.correlation, information=cfg.method.information,
                          loss_weights={"fused": cfg.train.fused_weight,
                                        "unimodal": cfg.train.unimodal_weight})

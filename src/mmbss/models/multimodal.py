@@ -90,20 +90,20 @@ class MultiModalNet(nn.Module):
         elif isinstance(fusion, nn.Module):
             if fusion_kw:
                 raise InvalidTypeError(f"{owner}: fusion options {sorted(fusion_kw)!r} can only be "
-                                "given with a fusion name, not with a fusion module.")
+                                       "given with a fusion name, not with a fusion module.")
             self.fusion = fusion
         else:
             raise InvalidTypeError(f"{owner}: 'fusion' must be a fusion name or an nn.Module; "
-                            f"got {fusion!r}.")
+                                   f"got {fusion!r}.")
 
     @staticmethod
     def _check_encoders(owner: str, encoders: Any) -> dict[str, int]:
         if not isinstance(encoders, Mapping):
             raise InvalidTypeError(f"{owner}: 'encoders' must be a dict {{modality: nn.Module}}; "
-                            f"got {type(encoders).__name__}.")
+                                   f"got {type(encoders).__name__}.")
         if len(encoders) < 2:
             raise InvalidValueError(f"{owner}: 'encoders' must hold at least 2 modalities (one encoder "
-                             f"per modality); got {list(encoders)!r}.")
+                                    f"per modality); got {list(encoders)!r}.")
         dims = {}
         for name, enc in encoders.items():
             check_modality_name(owner, name)
@@ -112,7 +112,7 @@ class MultiModalNet(nn.Module):
                     or not isinstance(out_dim, int) or out_dim < 1:
                 raise InvalidTypeError(f"{owner}: encoders[{name!r}] must be an nn.Module with a "
                                 f"positive int attribute 'out_dim'; got {type(enc).__name__} "
-                                f"with out_dim={out_dim!r}.")
+                                       f"with out_dim={out_dim!r}.")
             dims[name] = out_dim
         return dims
 
@@ -129,7 +129,7 @@ class MultiModalNet(nn.Module):
         """
         if name not in self.encoders:
             raise InvalidValueError(f"MultiModalNet: unknown modality {name!r}; "
-                             f"modalities: {self.modality_names!r}.")
+                                    f"modalities: {self.modality_names!r}.")
         return self.encoders[name].parameters()
 
     def forward(self, modalities: Mapping[str, torch.Tensor]) -> ModelOutput:
@@ -164,17 +164,17 @@ class MultiModalNet(nn.Module):
             x = modalities[name]
             if not isinstance(x, torch.Tensor):
                 raise InvalidTypeError(f"{owner}: input {name!r} must be a tensor; "
-                                f"got {type(x).__name__}.")
+                                       f"got {type(x).__name__}.")
             if getattr(self.encoders[name], "float_input", False) and not x.is_floating_point():
                 raise InvalidTypeError(f"{owner}: input {name!r} must be a floating-point tensor; got "
-                                f"{x.dtype}.")
+                                       f"{x.dtype}.")
             expected = getattr(self.encoders[name], "input_shape", None)
             if expected is not None and tuple(x.shape[1:]) != tuple(expected):
                 raise InvalidValueError(f"{owner}: input {name!r} must have shape [B, "
-                                 f"{', '.join(map(str, expected))}]; got {list(x.shape)}.")
+                                        f"{', '.join(map(str, expected))}]; got {list(x.shape)}.")
             if batch is not None and x.shape[0] != batch:
                 raise InvalidValueError(f"{owner}: all inputs must have the same batch size; "
-                                 f"{name!r} has {x.shape[0]}, expected {batch}.")
+                                        f"{name!r} has {x.shape[0]}, expected {batch}.")
             batch = x.shape[0]
 
 
@@ -195,13 +195,13 @@ def _encoder_options(names: list[str], encoder_kw: Mapping[str, Any] | None
         if isinstance(value, Mapping):
             raise InvalidValueError(f"build_model: encoder_kw[{key!r}] is a dict, but {key!r} is not a "
                              f"modality of this model {names!r}; key per-modality options by a "
-                             "modality name.")
+                                    "modality name.")
     options = {}
     for m in names:
         own = encoder_kw.get(m, {})
         if not isinstance(own, Mapping):
             raise InvalidTypeError(f"build_model: encoder_kw[{m!r}] must be a dict of options for "
-                            f"modality {m!r}; got {own!r}.")
+                                   f"modality {m!r}; got {own!r}.")
         options[m] = {**shared, **own}
     return options
 
@@ -236,7 +236,7 @@ def build_model(modality_shapes: Mapping[str, tuple[int, ...]], num_classes: int
         raise InvalidTypeError(f"{owner}: 'fusion_kw' must be a dict or None; got {fusion_kw!r}.")
     if not isinstance(modality_shapes, Mapping):
         raise InvalidTypeError(f"{owner}: 'modality_shapes' must be a dict {{modality: shape}}; "
-                        f"got {modality_shapes!r}.")
+                               f"got {modality_shapes!r}.")
     names = list(modality_shapes)
     shapes = {m: check_shape(owner, f"modality_shapes[{m!r}]", s)
               for m, s in modality_shapes.items()}
@@ -247,7 +247,7 @@ def build_model(modality_shapes: Mapping[str, tuple[int, ...]], num_classes: int
         choice = {m: encoder for m in names}
     else:
         raise InvalidTypeError(f"{owner}: 'encoder' must be an encoder name or a dict "
-                        f"{{modality: name}}; got {encoder!r}.")
+                               f"{{modality: name}}; got {encoder!r}.")
     choice = {m: _auto_encoder(shapes[m]) if c == "auto" else c for m, c in choice.items()}
     options = _encoder_options(names, encoder_kw)
     encoders = {}

@@ -46,15 +46,15 @@ def _read_metrics(run_dir: Path) -> list[Record]:
                 rec = json.loads(line)
             except json.JSONDecodeError as err:
                 raise InvalidValueError(f"'{path}' line {lineno} is not valid JSON ({err.msg}); expected "
-                                 "one JSON object per epoch") from None
+                                        "one JSON object per epoch") from None
             epoch = rec.get("epoch", len(by_epoch)) if isinstance(rec, dict) else None
             if isinstance(epoch, bool) or not isinstance(epoch, int) or epoch < 0:
                 raise InvalidValueError(f"'{path}' line {lineno} must be a JSON object with an int "
-                                 f"'epoch' >= 0; got {line.strip()[:80]!r}")
+                                        f"'epoch' >= 0; got {line.strip()[:80]!r}")
             by_epoch[epoch] = rec
     if not by_epoch:
         raise InvalidValueError(f"'{path}' is empty; expected one JSON line per epoch (the run wrote no "
-                         "epoch yet: let 'mmbss train' finish at least one)")
+                                "epoch yet: let 'mmbss train' finish at least one)")
     return [by_epoch[e] for e in sorted(by_epoch)]
 
 

@@ -73,7 +73,7 @@ def _roc_auc(scores: Any, labels: Any) -> float:
     s, y = np.asarray(scores, dtype=float).ravel(), np.asarray(labels).ravel()
     if s.shape != y.shape or not np.isin(y, (0, 1)).all():
         raise InvalidValueError(f"_roc_auc: expected equal-length scores and 0/1 labels; got shapes "
-                         f"{s.shape} and {y.shape} with label values {np.unique(y)[:5]}")
+                                f"{s.shape} and {y.shape} with label values {np.unique(y)[:5]}")
     pos = y.astype(bool)
     n_pos, n_neg = int(pos.sum()), int((~pos).sum())
     if n_pos == 0 or n_neg == 0:
