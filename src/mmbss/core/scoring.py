@@ -196,7 +196,11 @@ class BalanceScorer:
         if self.correlation == "prediction":
             out["prediction_similarity"] = _mean_pairwise_cos([z.softmax(-1) for z in uni.values()])
         elif self.correlation == "feature":
-            out["feature_similarity"] = _mean_pairwise_cos(_check_features(features, uni, n))
+            # rows scaled to max |x| = 1 first (the cosine does not change): the squares of large
+            # features would overflow to inf in float32 (probabilities never do)
+            out["feature_similarity"] = _mean_pairwise_cos(
+                [x / x.abs().amax(dim=1, keepdim=True).clamp_min(1e-30)
+                 for x in _check_features(features, uni, n)])
         if self.information == "loss":
             out["loss"] = self._loss(fused_logits, uni, labels)
         elif self.information == "gradient":
@@ -337,8 +341,6 @@ def _check_features(features, uni, n: int) -> list[torch.Tensor]:
 
 
 def _mean_pairwise_cos(xs: list[torch.Tensor]) -> torch.Tensor:
-    # rows scaled to max |x| = 1 first (the cosine does not change): squares of large features
-    # would overflow to inf in float32
-    xs = [x.float() / x.float().abs().amax(dim=1, keepdim=True).clamp_min(1e-30) for x in xs]
     pairs = list(itertools.combinations(xs, 2))
-    return sum(F.cosine_similarity(a, b, dim=1, eps=1e-12) for a, b in pairs) / len(pairs)
+    return sum(F.cosine_similarity(a.float(), b.float(), dim=1, eps=1e-12)
+               for a, b in pairs) / len(pairs)
