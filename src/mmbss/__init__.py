@@ -8,36 +8,20 @@ that are imported only when used.
 
 import sys as _sys
 
+from . import core as _core
+from .core import *  # noqa: F403  (the public core names: mmbss.core.__all__)
 from .core import (
-    AntiCurriculumScheduler,
-    BalanceSampler,
-    BalanceScorer,
-    CurriculumScheduler,
-    InvalidTypeError,
-    InvalidValueError,
-    LearningBasedScheduler,
-    MmbssError,
-    OnlineScoreTracker,
-    RandomPacingScheduler,
-    UniformScheduler,
-    UnknownNameError,
     _rng,
     _validation,
     errors,
-    minmax,
     pacing,
     passes,
     permutation,
     registry,
     samplers,
     schedulers,
-    score_criteria,
-    score_dataset,
     scoring,
-    shard,
     tracking,
-    weighted_draws,
-    weighted_permutation,
 )
 
 # the core modules keep their short public paths: mmbss.scoring is mmbss.core.scoring (one object)
@@ -48,11 +32,4 @@ del _m
 
 __version__ = "0.1.0"
 
-__all__ = [
-    "BalanceScorer", "minmax", "pacing", "scoring",
-    "weighted_permutation", "weighted_draws",
-    "CurriculumScheduler", "LearningBasedScheduler", "AntiCurriculumScheduler",
-    "RandomPacingScheduler", "UniformScheduler",
-    "BalanceSampler", "shard", "OnlineScoreTracker", "score_dataset", "score_criteria",
-    "MmbssError", "InvalidValueError", "InvalidTypeError", "UnknownNameError", "errors",
-]
+__all__ = list(_core.__all__)
