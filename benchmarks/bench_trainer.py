@@ -1,7 +1,7 @@
 """Epoch time of the mmbss trainer (method uniaux) vs a bare hand-written PyTorch loop.
 
 Both sides get the same model, optimiser, data, batch size and sampler from
-``mmbss.engine.trainer.build_run(cfg)``. The bare loop is the minimal step: ``set_epoch``, then
+``mmbss.engine.build.build_run(cfg)``. The bare loop is the minimal step: ``set_epoch``, then
 per batch forward, ``CE(fused) + sum_m CE(unimodal_m)``, ``zero_grad``, ``backward``, ``step``;
 no evaluation. The trainer side is a whole ``mmbss.engine.train(cfg, ...)`` run; its training
 part per epoch is the ``"train"`` entry of ``timings.jsonl`` (evaluation, checkpoints and logging
@@ -18,7 +18,7 @@ Workloads:
     mfeat  configs/mfeat-demo.yaml (pix 1x16x15 -> cnn2d, fou 76 -> mlp, concat, batch 32, SGD)
            with method uniaux and no score export.
     cnn    two synthetic 1x128x128 image modalities, 5 classes, 128/32/32 train/val/test samples
-           (in memory, given to the trainer by replacing mmbss.engine.trainer.build_data), encoder
+           (in memory, given to the trainer by replacing mmbss.engine.build.build_data), encoder
            cnn2d with channels (16, 32) (the encoder's default (32, 64) is about twice as slow:
            --cnn-channels 32 64), concat, batch 32, SGD.
 
@@ -40,8 +40,8 @@ import torch
 import torch.nn.functional as F
 
 from mmbss.data import DataBundle, MultiModalTensorDataset
+from mmbss.engine import build, trainer
 from mmbss.engine import config as config_mod
-from mmbss.engine import trainer
 from mmbss.engine.rundir import read_jsonl
 
 CONFIG = Path(__file__).resolve().parents[1] / "configs" / "mfeat-demo.yaml"
@@ -80,7 +80,7 @@ def cnn_bundle(sizes: list[int]) -> DataBundle:
 
 def bare(cfg: config_mod.Config, epochs: int) -> dict:
     """The hand-written loop on build_run's model/optimiser/loader/sampler; seconds per epoch."""
-    run = trainer.build_run(copy.deepcopy(cfg))
+    run = build.build_run(copy.deepcopy(cfg))
     model, opt, loader, sampler = run.model, run.optimizer, run.loaders["train"], run.sampler
     times = []
     for epoch in range(epochs):
@@ -176,7 +176,7 @@ def main() -> None:
                                 root))
         if args.workload in ("cnn", "all"):
             bundle = cnn_bundle(args.cnn_samples)
-            with mock.patch.object(trainer, "build_data", lambda cfg: bundle):
+            with mock.patch.object(build, "build_data", lambda cfg: bundle):
                 rows.append(measure("cnn", cnn_config(args.epochs, args.cnn_channels),
                                     args.epochs, args.repeats, root))
     print()

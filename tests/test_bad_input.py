@@ -58,6 +58,7 @@ from mmbss.data import (
     create_dataset,
     stratified_split,
 )
+from mmbss.engine.build import build_run
 from mmbss.engine.checkpoint import (
     RESUME_KEYS,
     load_checkpoint,
@@ -74,7 +75,7 @@ from mmbss.engine.config import (
 )
 from mmbss.engine.evaluation import collect_outputs as collect_eval_outputs
 from mmbss.engine.rundir import make_dir
-from mmbss.engine.trainer import build_run, train
+from mmbss.engine.trainer import train
 from mmbss.methods import GradientPolicy, create_method
 from mmbss.models import MultiModalNet, build_model, create_encoder, create_fusion
 from mmbss.models.encoders import MLPEncoder

@@ -5,8 +5,8 @@ from pathlib import Path
 import pytest
 
 from mmbss.engine import load_config
+from mmbss.engine.build import build_run
 from mmbss.engine.compare import method_entries
-from mmbss.engine.trainer import build_run
 
 CONFIGS = sorted((Path(__file__).resolve().parents[1] / "configs").glob("*.yaml"))
 

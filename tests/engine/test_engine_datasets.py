@@ -6,7 +6,7 @@ import pytest
 import torch
 from torch.utils.data import Dataset
 
-import mmbss.engine.trainer as trainer
+import mmbss.engine.build as build
 from mmbss.data import DataBundle, create_dataset
 from mmbss.engine import train
 
@@ -40,7 +40,7 @@ def _bundle(bad=None):
 
 def test_the_scoring_pass_reads_train_eval_and_training_reads_train(tmp_path, monkeypatch):
     bundle = _bundle()
-    monkeypatch.setattr(trainer, "build_data", lambda cfg: bundle)
+    monkeypatch.setattr(build, "build_data", lambda cfg: bundle)
     train(tiny_config("bss-lb", epochs=2), tmp_path / "r", quiet=True)
     n = len(bundle.train)
     assert sorted(bundle.train_eval.reads) == sorted(list(range(n)) * 2)  # one pass per epoch
@@ -54,7 +54,7 @@ def test_per_sample_datasets_give_the_same_run_as_the_batch_fast_path(tmp_path, 
     slow = DataBundle(train=Recording(base.train), val=Recording(base.val),
                       test=Recording(base.test), num_classes=3,
                       modality_shapes=base.modality_shapes, info=base.info)
-    monkeypatch.setattr(trainer, "build_data", lambda cfg: slow)
+    monkeypatch.setattr(build, "build_data", lambda cfg: slow)
     train(tiny_config("bss-cl", epochs=2), tmp_path / "slow", quiet=True)
     assert (tmp_path / "slow" / "metrics.jsonl").read_text() == \
         (tmp_path / "fast" / "metrics.jsonl").read_text()
@@ -70,7 +70,7 @@ def test_per_sample_datasets_give_the_same_run_as_the_batch_fast_path(tmp_path, 
 ])
 def test_bad_samples_are_clear_errors(tmp_path, monkeypatch, bad, exc, message):
     bundle = _bundle(bad)
-    monkeypatch.setattr(trainer, "build_data", lambda cfg: bundle)
+    monkeypatch.setattr(build, "build_data", lambda cfg: bundle)
     with pytest.raises(exc, match=message):
         train(tiny_config("bss-lb", epochs=1, scoring="online", warmup_epochs=0), tmp_path / "r",
               quiet=True)
@@ -80,7 +80,7 @@ def test_an_index_outside_the_split_in_an_eval_pass_is_a_clear_error(tmp_path, m
     base = create_dataset("synthetic", num_samples=300, num_classes=3, dims=8)
     bundle = DataBundle(train=base.train, val=Recording(base.val, bad=lambda item: {
         **item, "index": 99}), test=base.test, num_classes=3, modality_shapes=base.modality_shapes)
-    monkeypatch.setattr(trainer, "build_data", lambda cfg: bundle)
+    monkeypatch.setattr(build, "build_data", lambda cfg: bundle)
     with pytest.raises(ValueError, match=r"a batch holds sample index 99, outside \[0, 59\] \(the "
                                          r"dataset has 60 samples\); a sample's 'index' must be "
                                          r"its position in its split"):

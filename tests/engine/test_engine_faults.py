@@ -191,7 +191,8 @@ def test_a_bad_best_checkpoint_is_repaired_or_reported_on_resume(tmp_path, monke
                                                                  best_epoch):
     """best.pt torn: repaired from last.pt when the best epoch is the last one trained (its
     weights are last.pt's), otherwise reported."""
-    from mmbss.engine.trainer import _restore, build_run
+    from mmbss.engine.build import build_run
+    from mmbss.engine.trainer import _restore
 
     run = _cut(tmp_path, monkeypatch, "uniaux", 2)
     state = load_checkpoint(run / "checkpoints" / "last.pt")

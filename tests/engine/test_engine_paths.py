@@ -61,10 +61,10 @@ def test_overwrite_never_deletes_through_a_symlink(tmp_path):
 
 
 def test_compare_validates_every_method_but_builds_each_setup_once(tmp_path, monkeypatch):
-    import mmbss.engine.trainer as trainer
+    import mmbss.engine.build as build
 
-    calls, original = [], trainer.build_data
-    monkeypatch.setattr(trainer, "build_data", lambda cfg: (calls.append(cfg.method.name),
+    calls, original = [], build.build_data
+    monkeypatch.setattr(build, "build_data", lambda cfg: (calls.append(cfg.method.name),
                                                             original(cfg))[1])
     cfg = tiny_config("uniaux", epochs=1)
     cfg.compare.methods, cfg.compare.seeds = ["uniaux", "bss-cl", "bss-lb", "anti"], [0]

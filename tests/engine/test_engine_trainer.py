@@ -132,7 +132,8 @@ def test_bad_train_values(tmp_path, key, value, message):
 
 
 def test_online_scoring_starts_from_the_exact_pass(tmp_path):
-    from mmbss.engine.trainer import _rescore, build_run
+    from mmbss.engine.build import build_run
+    from mmbss.engine.trainer import _rescore
 
     run = build_run(tiny_config("bss-cl", scoring="online", rescore_every=1))
     assert _rescore(run, 0, tmp_path)          # nothing seen yet: exact pass
@@ -140,8 +141,8 @@ def test_online_scoring_starts_from_the_exact_pass(tmp_path):
 
 
 def test_exact_per_sample_gradient_matches_batch_size_one_backward():
+    from mmbss.engine.build import build_run
     from mmbss.engine.evaluation import per_sample_grad_norms
-    from mmbss.engine.trainer import build_run
 
     run = build_run(tiny_config("bss-lb", information="gradient", gradient_mode="exact"))
     model, data = run.model, run.bundle.train
@@ -236,7 +237,7 @@ def test_overwrite_refuses_a_project_folder_that_merely_has_a_config_yaml(tmp_pa
 
 
 def test_a_last_batch_of_one_joins_the_previous_batch_for_batchnorm(tmp_path):
-    from mmbss.engine.trainer import build_run
+    from mmbss.engine.build import build_run
 
     cfg = tiny_config("uniaux", epochs=1)
     cfg.model.encoder_kw = {"hidden": [16], "norm": True}

@@ -9,7 +9,7 @@ import pytest
 import torch
 
 from mmbss.engine import train
-from mmbss.engine.trainer import build_run
+from mmbss.engine.build import build_run
 from mmbss.methods import GRADIENT_POLICIES, create_method
 
 from ..conftest import tiny_config

@@ -6,7 +6,7 @@ import pytest
 import torch
 
 from mmbss.engine import train
-from mmbss.engine.trainer import build_run
+from mmbss.engine.build import build_run
 from mmbss.methods import create_method, list_methods
 
 from ..conftest import tiny_config

@@ -19,6 +19,7 @@ from pathlib import Path
 
 from ..core._validation import check_int, check_name
 from ..core.errors import InvalidValueError
+from .build import check_configs
 from .config import (
     CompareConfig,
     Config,
@@ -28,7 +29,7 @@ from .config import (
     config_to_dict,
 )
 from .rundir import RunExistsError, child_dir, clear_output_dir, is_stamped
-from .trainer import check_configs, train
+from .trainer import train
 
 __all__ = ["compare", "method_entries", "format_table"]
 

@@ -56,10 +56,10 @@ def score_run(run_dir: str | Path, *, checkpoint: str = "best", out: str | Path 
         The CSV path (columns: index, label, criteria, d, seen[, corrupted]).
     """
     from ..methods import make_scorer
+    from .build import build_run
     from .checkpoint import load_checkpoint
     from .config import load_config
     from .evaluation import exact_criteria
-    from .trainer import build_run
 
     run_dir = Path(run_dir)
     cfg_file = run_dir / "config.yaml"
