@@ -158,55 +158,66 @@ def _train_epoch(run: Run, epoch: int, step: int, out: Path, quiet: bool) -> tup
     """One pass over this epoch's sequence; raises TrainingDiverged on a NaN/inf loss.
 
     The loop syncs with the device only every :data:`SYNC_EVERY` steps and at the end (no
-    ``.item()`` per step); a non-finite loss found then stops the run before anything of the
-    epoch is saved, naming its first bad step.
+    ``.item()`` per step): the losses and correct counts of the steps in between are read
+    together, and a non-finite loss among them stops the run, naming its step, before anything
+    of the epoch is saved.
     """
     from tqdm.auto import tqdm
 
     model, method, loader = run.model, run.method, run.loaders["train"]
     method.on_epoch_start(epoch)
     model.train()
-    totals = torch.zeros(3, dtype=torch.float64, device=run.device)  # loss sum, correct, samples
-    first_bad = torch.full((2,), -1.0, dtype=torch.float64, device=run.device)  # step, loss
+    tally = _Tally(epoch, step, out)
     bar = tqdm(loader, desc=f"epoch {epoch}", leave=False, disable=quiet or not sys.stderr.isatty())
-    steps = 0
-    for i, batch in enumerate(bar):
+    for batch in bar:
         x, y = _inputs(run, batch, "train")
         out_ = model(x)
         loss = method.loss(model, out_, y).mean()
-        bad = ~torch.isfinite(loss) & (first_bad[0] < 0)
-        first_bad = torch.where(bad, torch.stack([first_bad.new_tensor(i), loss.detach().double()]),
-                                first_bad)
         run.optimizer.zero_grad(set_to_none=True)
         loss.backward()
         method.after_backward(model, out_, y)  # gradient policies act here
         run.optimizer.step()
-        step, steps = step + 1, steps + 1
         if run.tracker is not None:
             run.tracker.record(batch["index"], method.scorer.criteria(
                 out_.fused.detach(), {k: v.detach() for k, v in out_.unimodal.items()}, y,
                 features={k: v.detach() for k, v in out_.features.items()},
                 head_inputs={k: v.detach() for k, v in out_.head_inputs.items()}))
-        totals += torch.stack([loss.detach().double() * y.numel(),
-                               (_predict(run, out_) == y).sum().double(),
-                               totals.new_tensor(y.numel())])
-        if steps % SYNC_EVERY == 0:
-            _check_loss(first_bad, epoch, step - steps, out)
-            bar.set_postfix(loss=f"{float(totals[0] / totals[2]):.3f}",
-                            acc=f"{float(totals[1] / totals[2]):.3f}")
-    _check_loss(first_bad, epoch, step - steps, out)
-    loss_sum, correct, seen = totals.tolist()
-    return {"loss": loss_sum / max(seen, 1), "acc": correct / max(seen, 1), "samples": int(seen),
-            "steps": steps}, step
+        tally.add(loss.detach(), (_predict(run, out_) == y).sum(), y.numel())
+        if len(tally.pending) == SYNC_EVERY:
+            tally.flush()
+            bar.set_postfix(loss=f"{tally.loss / tally.seen:.3f}",
+                            acc=f"{tally.correct / tally.seen:.3f}")
+    tally.flush()
+    return {"loss": tally.loss / max(tally.seen, 1), "acc": tally.correct / max(tally.seen, 1),
+            "samples": tally.seen, "steps": tally.steps}, step + tally.steps
 
 
-def _check_loss(first_bad: torch.Tensor, epoch: int, epoch_start_step: int, out: Path) -> None:
-    i, value = first_bad.tolist()
-    if i >= 0:
-        raise TrainingDiverged(
-            f"the loss became {value} at epoch {epoch}, step {int(i)} (global step "
-            f"{epoch_start_step + int(i)}); training stopped and {_kept(out)} (lower optim.lr or "
-            f"check the data).")
+class _Tally:
+    """The epoch's loss sum, correct count and samples, read from the device in groups."""
+
+    def __init__(self, epoch: int, start_step: int, out: Path):
+        self.epoch, self.start_step, self.out = epoch, start_step, out
+        self.pending, self.loss, self.correct, self.seen, self.steps = [], 0.0, 0, 0, 0
+
+    def add(self, loss: torch.Tensor, correct: torch.Tensor, n: int) -> None:
+        self.pending.append((loss, correct, n))
+
+    def flush(self) -> None:
+        if not self.pending:
+            return
+        losses = torch.stack([p[0] for p in self.pending]).tolist()  # one sync per group
+        corrects = torch.stack([p[1] for p in self.pending]).tolist()
+        for (_, _, n), value, right in zip(self.pending, losses, corrects, strict=True):
+            if not math.isfinite(value):
+                raise TrainingDiverged(
+                    f"the loss became {value} at epoch {self.epoch}, step {self.steps} (global "
+                    f"step {self.start_step + self.steps}); training stopped and "
+                    f"{_kept(self.out)} (lower optim.lr or check the data).")
+            self.loss += value * n
+            self.correct += int(right)
+            self.seen += n
+            self.steps += 1
+        self.pending = []
 
 
 def _inputs(run: Run, batch: dict, split: str) -> tuple[dict, torch.Tensor]:
