@@ -1530,23 +1530,23 @@ CASES: list[Case] = [
         train_argv("data.name=nosuchpkg.data:make"),
         L("data.name 'nosuchpkg.data:make': no module 'nosuchpkg' can be imported; the form is")),
     cli("data-name-missing-function", "data", "`data.name=<file>.py:make`, the file has no `make`",
-        train_argv("data.name={tmp}/ds.py:make"),
-        r"data\.name '.*/ds\.py:make': '.*/ds\.py' has no function 'make'; its functions: other\.",
-        setup=write("ds.py", "def other():\n    pass\n")),
-    api("data-name-no-function", "data", "`create_dataset('ds.py:')` (nothing after the colon)",
-        lambda: create_dataset("ds.py:"), ValueError,
-        L("data.name 'ds.py:' names no function; the form is 'package.module:function'")),
+        train_argv("data.name={tmp}/ds_other.py:make"),
+        r"data\.name '.*/ds_other\.py:make': '.*/ds_other\.py' has no function 'make'; its functions: other\.",
+        setup=write("ds_other.py", "def other():\n    pass\n")),
+    api("data-name-no-function", "data", "`create_dataset('ds_other.py:')` (nothing after the colon)",
+        lambda: create_dataset("ds_other.py:"), ValueError,
+        L("data.name 'ds_other.py:' names no function; the form is 'package.module:function'")),
     cli("data-factory-not-a-bundle", "data", "a user factory returning a list",
-        train_argv("data.name={tmp}/ds.py:make"),
-        r"dataset factory '.*/ds\.py:make' returned a list, not a mmbss\.data\.DataBundle; return "
+        train_argv("data.name={tmp}/ds_list.py:make"),
+        r"dataset factory '.*/ds_list\.py:make' returned a list, not a mmbss\.data\.DataBundle; return "
         r"DataBundle\(train=\.\.\., val=\.\.\., test=\.\.\., num_classes=\.\.\., "
         r"modality_shapes=\.\.\.\)\.",
-        setup=write("ds.py", "def make(**options):\n    return [1]\n")),
+        setup=write("ds_list.py", "def make(**options):\n    return [1]\n")),
     cli("data-fixed-split-fraction", "data", "`data.test_fraction` for a factory without one",
-        train_argv("data.name={tmp}/ds.py:make", "data.options={}", "data.test_fraction=0.3"),
-        r"data\.test_fraction: dataset '.*/ds\.py:make' has no option 'test_fraction' \(its "
+        train_argv("data.name={tmp}/ds_fixed.py:make", "data.options={}", "data.test_fraction=0.3"),
+        r"data\.test_fraction: dataset '.*/ds_fixed\.py:make' has no option 'test_fraction' \(its "
         r"splits are fixed\); remove data\.test_fraction from the config\.",
-        setup=write("ds.py", "from mmbss.data import create_dataset\n\n\ndef make(seed=0):\n"
+        setup=write("ds_fixed.py", "from mmbss.data import create_dataset\n\n\ndef make(seed=0):\n"
                     "    return create_dataset('synthetic', seed=seed, num_samples=300)\n")),
     cli("train-num-workers-negative", "config", "`train.num_workers=-1`",
         train_argv("train.num_workers=-1"),

@@ -39,3 +39,20 @@ def test_a_lazy_one_file_per_sample_dataset_trains_through_compare_with_two_work
     assert main(["train", "--config", str(tmp_path / "c.yaml"), "--out", str(tmp_path / "r"),
                  "--set", "data.test_fraction=0.3"]) == 2
     assert "data.test_fraction: dataset '" in capsys.readouterr().err
+
+
+def test_a_file_factory_dataset_works_in_spawned_workers(tmp_path):
+    """DataLoader workers started by spawn (the default on macOS/Windows) find the dataset class
+    of a 'path/file.py:function' factory."""
+    import torch
+    from torch.utils.data import DataLoader
+
+    from mmbss.data import collate_samples, create_dataset
+
+    ns = runpy.run_path(str(EXAMPLE))
+    root = ns["write_files"](tmp_path / "data", "synthetic", num_samples=60, num_classes=3, dims=4)
+    bundle = create_dataset(f"{EXAMPLE}:lazy_dataset", root=str(root))
+    loader = DataLoader(bundle.train, batch_size=8, num_workers=1, collate_fn=collate_samples,
+                        multiprocessing_context="spawn")
+    index = torch.cat([b["index"] for b in loader])
+    assert sorted(index.tolist()) == list(range(len(bundle.train)))

@@ -75,3 +75,22 @@ def test_compare_validates_every_method_but_builds_each_setup_once(tmp_path, mon
     with pytest.raises(ValueError, match=r"compare.methods\[1\] \(bss-cl\): method: "
                                          r"correlation='feature' needs equal feature dims"):
         compare(cfg, tmp_path / "cmp2", quiet=True)
+
+
+def test_compare_resume_never_reuses_a_run_whose_extension_was_killed(tmp_path, monkeypatch):
+    import mmbss.engine.trainer as trainer
+
+    cfg = tiny_config("uniaux", epochs=2)
+    cfg.optim.schedule = "step"
+    cfg.compare.methods, cfg.compare.seeds = ["uniaux"], [0]
+    compare(cfg, tmp_path / "cmp", quiet=True)
+    cfg.train.epochs = 3
+    original = trainer._train_epoch
+    monkeypatch.setattr(trainer, "_train_epoch", lambda *a, **k: (_ for _ in ()).throw(
+        KeyboardInterrupt("killed in epoch 2")))
+    with pytest.raises(KeyboardInterrupt):
+        compare(cfg, tmp_path / "cmp", resume=True, quiet=True)
+    monkeypatch.setattr(trainer, "_train_epoch", original)
+    result = compare(cfg, tmp_path / "cmp", resume=True, quiet=True)
+    metrics = (tmp_path / "cmp" / "runs" / "uniaux" / "seed0" / "metrics.jsonl").read_text()
+    assert len(metrics.splitlines()) == 3 and result["rows"][0]["best_epoch"] in (0, 1, 2)

@@ -370,3 +370,40 @@ def test_resume_and_overwrite_together_are_refused(tmp_path):
     with pytest.raises(ValueError, match=r"--resume and --overwrite contradict each other"):
         compare(cfg, tmp_path / "c", resume=True, overwrite=True)
     assert not (tmp_path / "r").exists() and not (tmp_path / "c").exists()
+
+
+def test_resume_changes_are_recorded_only_once_saved(tmp_path, monkeypatch):
+    """A resume with a new lr killed before its first checkpoint leaves config.yaml and the
+    change log as they were; the summary of the finished run is gone until it finishes again."""
+    import yaml
+
+    import mmbss.engine.trainer as trainer
+
+    cfg = tiny_config("uniaux", epochs=2)
+    cfg.optim.schedule = "step"
+    train(cfg, tmp_path / "r", quiet=True)
+    more = tiny_config("uniaux", epochs=3)
+    more.optim.schedule, more.optim.lr = "step", 0.5
+    original = trainer._train_epoch
+    monkeypatch.setattr(trainer, "_train_epoch", lambda *a, **k: (_ for _ in ()).throw(
+        KeyboardInterrupt("killed")))
+    with pytest.raises(KeyboardInterrupt):
+        train(more, tmp_path / "r", resume=True, quiet=True)
+    monkeypatch.setattr(trainer, "_train_epoch", original)
+    saved = yaml.safe_load((tmp_path / "r" / "config.yaml").read_text())
+    assert saved["optim"]["lr"] == 0.05 and saved["train"]["epochs"] == 2
+    assert not (tmp_path / "r" / "resume_changes.jsonl").exists()
+    assert not (tmp_path / "r" / "summary.json").exists()
+    train(more, tmp_path / "r", resume=True, quiet=True)
+    assert len(_lines(tmp_path / "r" / "resume_changes.jsonl")) == 1
+
+
+def test_a_finished_run_resumes_with_settings_that_change_no_result(tmp_path):
+    cfg = tiny_config("uniaux", epochs=1)
+    train(cfg, tmp_path / "r", quiet=True)
+    before = (tmp_path / "r" / "metrics.jsonl").read_text()
+    cfg.train.num_workers, cfg.train.eval_batch_size = 1, 64
+    train(cfg, tmp_path / "r", resume=True, quiet=True)
+    assert (tmp_path / "r" / "metrics.jsonl").read_text() == before
+    change = json.loads(_lines(tmp_path / "r" / "resume_changes.jsonl")[0])
+    assert change["changes"] == ["train.eval_batch_size: 1024 -> 64", "train.num_workers: 0 -> 1"]

@@ -129,6 +129,11 @@ def factory_options(factory: Callable) -> list[str] | None:
     return list(params)
 
 
+_USER_MODULES: dict[str, tuple[str, bool]] = {}
+"""Module name -> (folder, whether load_factory added it to sys.path) of the dataset files
+:func:`load_factory` imported."""
+
+
 def _is_user_name(name: object) -> bool:
     return isinstance(name, str) and ":" in name
 
@@ -141,9 +146,7 @@ def load_factory(name: str) -> Callable:
         ValueError: the file, module or function does not exist (the message shows the form).
     """
     import importlib
-    import importlib.util
     import sys
-    import zlib
     from pathlib import Path
 
     target, _, func = name.rpartition(":")
@@ -154,17 +157,26 @@ def load_factory(name: str) -> Callable:
         path = Path(target).expanduser().resolve()
         if not path.is_file():
             raise InvalidValueError(f"data.name {name!r}: the file '{target}' does not exist; {form}.")
-        key = f"mmbss_user_data_{path.stem}_{zlib.crc32(str(path).encode()):08x}"
-        module = sys.modules.get(key)
+        # imported by its own name from its folder (appended to sys.path), so that DataLoader
+        # workers started by spawn, which inherit sys.path, can unpickle its classes
+        folder, stem = str(path.parent), path.stem
+        module = sys.modules.get(stem)
+        if module is not None and _USER_MODULES.get(stem, (folder,))[0] != folder:
+            old, added = _USER_MODULES.pop(stem)  # a file of the same name elsewhere, read by an
+            if added:                             # earlier call: this one replaces it
+                sys.path.remove(old)
+            del sys.modules[stem]
+            module = None
         if module is None:
-            spec = importlib.util.spec_from_file_location(key, path)
-            module = importlib.util.module_from_spec(spec)
-            sys.modules[key] = module  # DataLoader workers and pickling find its classes
-            try:
-                spec.loader.exec_module(module)
-            except BaseException:
-                del sys.modules[key]
-                raise
+            added = folder not in sys.path
+            if added:
+                sys.path.append(folder)
+            module = importlib.import_module(stem)
+            _USER_MODULES[stem] = (folder, added)
+        where = getattr(module, "__file__", None)
+        if where is None or Path(where).resolve() != path:
+            raise InvalidValueError(f"data.name {name!r}: the module name {stem!r} is already "
+                                    f"taken by '{where or module}'; rename '{target}'.")
     else:
         try:
             module = importlib.import_module(target)

@@ -97,9 +97,9 @@ def _feed(h, obj) -> None:
         h.update(f"{type(obj).__name__[0]}{len(obj)}|".encode())
         for v in obj:
             _feed(h, v)
-    elif isinstance(obj, float):
+    elif type(obj) is float:  # exact types: numpy scalars would not load with weights_only
         h.update(f"f{obj.hex()}|".encode())
-    elif obj is None or isinstance(obj, (bool, int, str)):
+    elif obj is None or type(obj) in (bool, int, str):
         h.update(f"{type(obj).__name__}{obj!r}|".encode())
     else:
         raise InvalidTypeError(f"checkpoint payloads hold tensors, numbers, strings and plain containers "

@@ -257,10 +257,10 @@ def resume_changes(saved: dict, cfg: Config, *, trained_epochs: int) -> list[str
     if epochs < trained_epochs:
         raise ConfigError(f"train.epochs: {epochs} is below the {trained_epochs} epochs already "
                           f"trained; give train.epochs >= {trained_epochs}.")
-    if diffs and epochs == trained_epochs:
-        raise ConfigError(f"the run has finished all {epochs} epochs, so the changed "
-                          f"{', '.join(sorted(changed))} would not take effect; raise train.epochs "
-                          f"to continue training, or start a new run.")
+    if "optim.lr" in changed and epochs == trained_epochs:
+        raise ConfigError(f"the run has finished all {epochs} epochs, so the changed optim.lr "
+                          f"would not take effect; raise train.epochs to continue training, or "
+                          f"start a new run.")
     return diffs
 
 

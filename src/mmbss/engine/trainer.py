@@ -78,7 +78,7 @@ def train(cfg: Config, out_dir: str | Path, *, resume: bool = False, overwrite: 
                                 f"run in '{out_dir}', --overwrite deletes it. Pass only one.")
     run = build_run(cfg)  # first, so that a bad config leaves no run directory behind
     out = Path(out_dir)
-    state = _prepare_dir(out, cfg, resume=resume, overwrite=overwrite)
+    state, changes = _prepare_dir(out, cfg, resume=resume, overwrite=overwrite)
     start, step, best = _restore(run, out, state) if state is not None else (0, 0, None)
     for name in ("metrics.jsonl", "timings.jsonl"):
         truncate_jsonl(out / name, start)
@@ -107,10 +107,15 @@ def train(cfg: Config, out_dir: str | Path, *, resume: bool = False, overwrite: 
             best = {"epoch": epoch, "val": val, "test": test}
         # last.pt first: if a kill lands between the two, resume repairs best.pt from last.pt
         save_resume(_resume_state(run, epoch + 1, step, best), out / "checkpoints")
+        if changes:  # the changed config is saved now
+            _record_changes(out, cfg, start, changes)
+            changes = []
         if improved:
             _save_best(run, epoch, out)
         log.info("epoch %d: train loss %.4f, val acc %.4f, test acc %.4f", epoch,
                  train_stats["loss"], val["acc"], test["acc"])
+    if changes:  # a finished run resumed with settings that change no result
+        _record_changes(out, cfg, start, changes)
     summary = _summary(cfg, out, best)
     write_text_atomic(out / "summary.json", json.dumps(summary, indent=2))
     return summary
@@ -319,8 +324,10 @@ def _scale_lr(run: Run, ratio: float) -> None:
     sched._last_lr = [group["lr"] for group in run.optimizer.param_groups]
 
 
-def _prepare_dir(out: Path, cfg: Config, *, resume: bool, overwrite: bool) -> dict | None:
-    """Create (or check, for ``resume``) the run directory; returns the resume payload or None."""
+def _prepare_dir(out: Path, cfg: Config, *, resume: bool,
+                 overwrite: bool) -> tuple[dict | None, list[str]]:
+    """Create (or check, for ``resume``) the run directory; returns the resume payload (or None)
+    and the resumable config changes (recorded by :func:`_record_changes` once they are saved)."""
     import yaml
 
     if resume:
@@ -344,16 +351,22 @@ def _prepare_dir(out: Path, cfg: Config, *, resume: bool, overwrite: bool) -> di
             except ConfigError as e:
                 raise ConfigError(f"cannot resume '{out}': {e}") from None
             if changes:
-                append_jsonl(out / "resume_changes.jsonl", {"epoch": state["epoch"],
-                                                            "changes": changes})
-                write_text_atomic(out / "config.yaml",
-                                  yaml.safe_dump(config_to_dict(cfg), sort_keys=False))
                 log.warning("resuming '%s' at epoch %d with changed %s", out, state["epoch"],
                             "; ".join(changes))
-            return state
+            (out / "summary.json").unlink(missing_ok=True)  # the run is unfinished again
+            return state, changes
     clear_output_dir(out, kind="run", overwrite=overwrite)
     (out / "config.yaml").write_text(yaml.safe_dump(config_to_dict(cfg), sort_keys=False))
-    return None
+    return None, []
+
+
+def _record_changes(out: Path, cfg: Config, epoch: int, changes: list[str]) -> None:
+    """Once the changed config is in a checkpoint (or the run is summarised): log the change in
+    ``resume_changes.jsonl`` and make ``config.yaml`` the config in use."""
+    import yaml
+
+    append_jsonl(out / "resume_changes.jsonl", {"epoch": epoch, "changes": changes})
+    write_text_atomic(out / "config.yaml", yaml.safe_dump(config_to_dict(cfg), sort_keys=False))
 
 
 def _summary(cfg: Config, out: Path, best: dict | None) -> dict:

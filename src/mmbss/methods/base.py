@@ -223,7 +223,10 @@ def create_method(cfg) -> Method:
             raise InvalidTypeError(f"method.options: {g!r} must be a mapping of option -> value; got "
                                    f"{options[g]!r}.")
     policy = METHODS.create(sampling[0] if sampling else "uniaux", cfg=cfg)
-    return Method(name, policy, [GRADIENT_POLICIES.create(g, **options.get(g, {})) for g in grads])
+    gradients = [GRADIENT_POLICIES.create(g, **options.get(g, {})) for g in grads]
+    for g, registered in zip(gradients, grads, strict=True):
+        g.name = registered  # state and statistics are keyed by the registered name
+    return Method(name, policy, gradients)
 
 
 def _unknown_part(part) -> str:
