@@ -1650,6 +1650,11 @@ CASES: list[Case] = [
     api("gradient-policy-state-not-empty", "engine", "a state for a policy that keeps none",
         lambda: GradientPolicy().load_state_dict({"steps": 3}), KeyError,
         L("gradient-policy.load_state_dict: expected an empty state; got keys ['steps'].")),
+    cli("data-name-module-taken", "data", "a factory file named like an installed module (`yaml.py`)",
+        train_argv("data.name={tmp}/yaml.py:make"),
+        r"data\.name '.*/yaml\.py:make': the module name 'yaml' is already taken \(by an "
+        r"installed package or the Python library\); rename '.*/yaml\.py'\.",
+        setup=write("yaml.py", "def make():\n    pass\n")),
 ]
 
 

@@ -176,7 +176,8 @@ def load_factory(name: str) -> Callable:
         where = getattr(module, "__file__", None)
         if where is None or Path(where).resolve() != path:
             raise InvalidValueError(f"data.name {name!r}: the module name {stem!r} is already "
-                                    f"taken by '{where or module}'; rename '{target}'.")
+                                    f"taken (by an installed package or the Python library); "
+                                    f"rename '{target}'.")
     else:
         try:
             module = importlib.import_module(target)
