@@ -4,7 +4,7 @@ import pytest
 import torch
 from torch.utils.data import DataLoader
 
-from mmbss.data import MultiModalTensorDataset, identity_collate
+from mmbss.data import MultiModalTensorDataset, collate_samples
 
 
 def _dataset(n=7):
@@ -50,9 +50,9 @@ def test_batch_getitems_and_getitem_agree():
                                torch.stack([s["modalities"][name] for s in slow]))
 
 
-def test_dataloader_uses_getitems_with_identity_collate():
+def test_dataloader_uses_getitems_with_collate_samples():
     ds = _dataset()
-    loader = DataLoader(ds, batch_size=3, shuffle=False, collate_fn=identity_collate)
+    loader = DataLoader(ds, batch_size=3, shuffle=False, collate_fn=collate_samples)
     batches = list(loader)
     assert [b["index"].tolist() for b in batches] == [[0, 1, 2], [3, 4, 5], [6]]
     assert torch.equal(batches[1]["modalities"]["img"], ds.tensors["img"][3:6])

@@ -21,7 +21,7 @@ from .corruption import CORRUPT_MODES, corrupt_samples
 from .mfeat import MFEAT_VIEWS, load_mfeat
 from .splits import check_fractions, fit_standardisation, numpy_rng, stratified_split
 from .synthetic import synthetic as _register_synthetic  # noqa: F401  (registers "synthetic")
-from .tensors import MultiModalTensorDataset, identity_collate
+from .tensors import MultiModalTensorDataset
 
 __all__ = [
     "CORRUPT_MODES",
@@ -35,7 +35,6 @@ __all__ = [
     "corrupt_samples",
     "create_dataset",
     "fit_standardisation",
-    "identity_collate",
     "list_datasets",
     "load_mfeat",
     "numpy_rng",

@@ -14,17 +14,9 @@ from mmbss.core._validation import check_int
 
 from ..core.errors import InvalidIndexError, InvalidTypeError, InvalidValueError
 
-__all__ = ["MultiModalTensorDataset", "identity_collate"]
+__all__ = ["MultiModalTensorDataset"]
 
 _OWNER = "MultiModalTensorDataset"
-
-
-def identity_collate(batch: Any) -> Any:
-    """Return ``batch`` unchanged; the ``collate_fn`` to pair with ``__getitems__``.
-
-    A named function (unlike ``lambda b: b``) pickles, so it also works with ``num_workers > 0``.
-    """
-    return batch
 
 
 class MultiModalTensorDataset(Dataset):
@@ -36,9 +28,10 @@ class MultiModalTensorDataset(Dataset):
 
     For speed, a DataLoader can fetch whole batches by tensor indexing: torch >= 2.0 calls
     ``dataset.__getitems__(indices)`` when it exists, which here returns the collated batch
-    already, so pass ``collate_fn=identity_collate`` (or ``lambda b: b``)::
+    already; :func:`mmbss.data.collate_samples` (the collate of every mmbss loader) passes it
+    through and stacks per-sample dicts of other datasets::
 
-        loader = DataLoader(ds, batch_size=32, sampler=sampler, collate_fn=identity_collate)
+        loader = DataLoader(ds, batch_size=32, sampler=sampler, collate_fn=collate_samples)
 
     A trainer that draws indices itself can call :meth:`batch` directly.
 
@@ -149,7 +142,7 @@ class MultiModalTensorDataset(Dataset):
     def __getitems__(self, indices: list[int]) -> dict[str, Any]:
         """Collated batch for ``DataLoader`` (torch >= 2.0); see :meth:`batch`.
 
-        Pair with ``collate_fn=identity_collate``: the default collate cannot take a dict batch.
+        Pair with ``collate_fn=collate_samples``: the default collate cannot take a dict batch.
         """
         return self.batch(indices)
 
