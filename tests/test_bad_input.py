@@ -523,7 +523,8 @@ CASES: list[Case] = [
     # -- config: method values --------------------------------------------------------------------
     cli("method-unknown", "config", "`method.name=bss-c`", train_argv("method.name=bss-c"),
         L("mmbss: error: unknown method 'bss-c'; valid names: anti, bss-cl, bss-lb, joint, "
-          "random-pacing, uniaux. Did you mean 'bss-cl'?")),
+          "random-pacing, uniaux, ogm-ge (join a sampling policy and gradient policies with +). "
+          "Did you mean 'bss-cl'?")),
     cli("method-correlation-unknown", "config", "`method.correlation=pred`",
         train_argv("method.correlation=pred"),
         L("mmbss: error: method: 'correlation' must be one of 'prediction', 'feature', None; "
@@ -1369,7 +1370,8 @@ CASES: list[Case] = [
     cli("compare-entry-unknown-method", "engine", "`--methods bss-c`",
         compare_argv("--methods", "bss-c"),
         L("unknown method 'bss-c'; valid names: anti, bss-cl, bss-lb, joint, random-pacing, "
-          "uniaux. Did you mean 'bss-cl'?")),
+          "uniaux, ogm-ge (join a sampling policy and gradient policies with +). Did you mean "
+          "'bss-cl'?")),
     cli("compare-label-path", "engine", "an entry `{name: uniaux, label: ../x}`",
         compare_argv("--set", "compare.methods=[{name: uniaux, label: ../x}]"),
         L("compare.methods: 'label' must be a name usable as one folder name (no '/', '\\', "
@@ -1554,7 +1556,7 @@ CASES: list[Case] = [
     cli("method-two-sampling-policies", "config", "`method.name=bss-lb+bss-cl`",
         train_argv("method.name=bss-lb+bss-cl"),
         L("method: 'bss-lb+bss-cl' combines the sampling policies 'bss-lb', 'bss-cl'; a method has "
-          "one (combine it with gradient policies: none yet).")),
+          "one (combine it with gradient policies: ogm-ge).")),
     cli("method-options-not-chosen", "config", "`method.options={ogm-ge: {alpha: 1}}` for bss-lb",
         train_argv("method.options={ogm-ge: {alpha: 1}}"),
         L("method.options: 'ogm-ge' is not a gradient policy of 'bss-lb'; give options only for "

@@ -1,11 +1,11 @@
 """Training methods (SPEC §3–§6): sampling policies joint, uniaux, bss-cl, bss-lb, anti,
-random-pacing, composable with gradient policies (``"bss-lb+ogm-ge"``).
+random-pacing, composable with gradient policies (``ogm-ge``: ``"bss-lb+ogm-ge"``).
 
 Registration is eager: importing this package registers every built-in policy, so
 :func:`list_methods` and the registries give the same names whatever was imported first.
 """
 
-from . import baselines, bss  # noqa: F401  (register the built-in policies)
+from . import baselines, bss, gradients  # noqa: F401  (register the built-in policies)
 from .base import (
     GRADIENT_POLICIES,
     METHODS,

@@ -110,6 +110,9 @@ class GradientPolicy:
     def check_options(self, options) -> None:
         """Validate ``options`` (raise with the shared message template); default: nothing."""
 
+    def setup(self, seed: int) -> None:
+        """Called once with the run's seed (e.g. to seed a noise generator); default: nothing."""
+
     def loss_term(self, model, out, labels: torch.Tensor) -> torch.Tensor | None:
         """An extra per-sample loss, Tensor[B], or None (default)."""
         return None
@@ -226,6 +229,7 @@ def create_method(cfg) -> Method:
     gradients = [GRADIENT_POLICIES.create(g, **options.get(g, {})) for g in grads]
     for g, registered in zip(gradients, grads, strict=True):
         g.name = registered  # state and statistics are keyed by the registered name
+        g.setup(cfg.train.seed)
     return Method(name, policy, gradients)
 
 
