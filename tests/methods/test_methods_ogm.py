@@ -132,3 +132,13 @@ def test_bss_lb_with_ogm_ge_logs_its_statistics_and_resumes_exactly(tmp_path, mo
     train(cfg, tmp_path / "cut", resume=True, quiet=True)
     assert (tmp_path / "cut" / "metrics.jsonl").read_text() == \
         (tmp_path / "full" / "metrics.jsonl").read_text()
+
+
+def test_state_round_trip_and_a_foreign_state():
+    a, b = OGMGE(), OGMGE()
+    a.setup(3)
+    b.load_state_dict(a.state_dict())
+    assert torch.equal(torch.randn(4, generator=a.generator), torch.randn(4, generator=b.generator))
+    with pytest.raises(KeyError, match=r"ogm-ge.load_state_dict: expected keys \['generator'\]; "
+                                       r"got \['steps'\]"):
+        b.load_state_dict({"steps": 1})
