@@ -2,6 +2,11 @@
 
 from __future__ import annotations
 
+import contextlib
+
+import pytest
+import torch
+
 from mmbss.engine import Config
 
 
@@ -20,3 +25,41 @@ def tiny_config(method: str = "bss-lb", epochs: int = 3, **method_kw) -> Config:
     for k, v in method_kw.items():
         setattr(cfg.method, k, v)
     return cfg
+
+
+@contextlib.contextmanager
+def interrupted_at_step(n: int):
+    """The block's training is interrupted (KeyboardInterrupt, as a kill) at the n-th optimiser
+    step; the block must raise it."""
+    original, calls = torch.optim.SGD.step, [0]
+
+    def killed(self, *a, **k):
+        calls[0] += 1
+        if calls[0] == n:
+            raise KeyboardInterrupt("simulated kill")
+        return original(self, *a, **k)
+
+    torch.optim.SGD.step = killed
+    try:
+        with pytest.raises(KeyboardInterrupt):
+            yield
+    finally:
+        torch.optim.SGD.step = original
+
+
+@contextlib.contextmanager
+def interrupted_before_training():
+    """The block's run is interrupted as its next epoch starts training; the block must raise."""
+    import mmbss.engine.trainer as trainer
+
+    original = trainer._train_epoch
+
+    def killed(*a, **k):
+        raise KeyboardInterrupt("simulated kill")
+
+    trainer._train_epoch = killed
+    try:
+        with pytest.raises(KeyboardInterrupt):
+            yield
+    finally:
+        trainer._train_epoch = original

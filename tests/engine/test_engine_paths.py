@@ -8,7 +8,7 @@ import pytest
 from mmbss.engine.compare import compare
 from mmbss.engine.rundir import child_dir, clear_output_dir
 
-from ..conftest import tiny_config
+from ..conftest import interrupted_before_training, tiny_config
 
 
 def _cfg(label):
@@ -78,19 +78,14 @@ def test_compare_validates_every_method_but_builds_each_setup_once(tmp_path, mon
 
 
 def test_compare_resume_never_reuses_a_run_whose_extension_was_killed(tmp_path, monkeypatch):
-    import mmbss.engine.trainer as trainer
 
     cfg = tiny_config("uniaux", epochs=2)
     cfg.optim.schedule = "step"
     cfg.compare.methods, cfg.compare.seeds = ["uniaux"], [0]
     compare(cfg, tmp_path / "cmp", quiet=True)
     cfg.train.epochs = 3
-    original = trainer._train_epoch
-    monkeypatch.setattr(trainer, "_train_epoch", lambda *a, **k: (_ for _ in ()).throw(
-        KeyboardInterrupt("killed in epoch 2")))
-    with pytest.raises(KeyboardInterrupt):
+    with interrupted_before_training():
         compare(cfg, tmp_path / "cmp", resume=True, quiet=True)
-    monkeypatch.setattr(trainer, "_train_epoch", original)
     result = compare(cfg, tmp_path / "cmp", resume=True, quiet=True)
     metrics = (tmp_path / "cmp" / "runs" / "uniaux" / "seed0" / "metrics.jsonl").read_text()
     assert len(metrics.splitlines()) == 3 and result["rows"][0]["best_epoch"] in (0, 1, 2)

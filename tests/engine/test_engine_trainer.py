@@ -6,7 +6,7 @@ import torch
 from mmbss.engine import RunExistsError, TrainingDiverged, train
 from mmbss.engine.checkpoint import CheckpointError, load_checkpoint, save_atomic
 
-from ..conftest import tiny_config
+from ..conftest import interrupted_before_training, tiny_config
 
 
 def _lines(path):
@@ -340,16 +340,11 @@ def test_resume_of_a_run_killed_before_its_first_checkpoint_starts_over(tmp_path
                                                                         caplog):
     import logging
 
-    import mmbss.engine.trainer as trainer
 
     cfg = tiny_config("uniaux", epochs=2)
     train(cfg, tmp_path / "full", quiet=True)
-    original = trainer._train_epoch
-    monkeypatch.setattr(trainer, "_train_epoch", lambda *a, **k: (_ for _ in ()).throw(
-        KeyboardInterrupt("killed in epoch 0")))
-    with pytest.raises(KeyboardInterrupt):
+    with interrupted_before_training():
         train(cfg, tmp_path / "r", quiet=True)
-    monkeypatch.setattr(trainer, "_train_epoch", original)
     (tmp_path / "r" / "checkpoints").mkdir(exist_ok=True)
     (tmp_path / "r" / "checkpoints" / ".last.pt.abc.tmp").write_bytes(b"torn")
     with caplog.at_level(logging.WARNING):
@@ -377,19 +372,14 @@ def test_resume_changes_are_recorded_only_once_saved(tmp_path, monkeypatch):
     change log as they were; the summary of the finished run is gone until it finishes again."""
     import yaml
 
-    import mmbss.engine.trainer as trainer
 
     cfg = tiny_config("uniaux", epochs=2)
     cfg.optim.schedule = "step"
     train(cfg, tmp_path / "r", quiet=True)
     more = tiny_config("uniaux", epochs=3)
     more.optim.schedule, more.optim.lr = "step", 0.5
-    original = trainer._train_epoch
-    monkeypatch.setattr(trainer, "_train_epoch", lambda *a, **k: (_ for _ in ()).throw(
-        KeyboardInterrupt("killed")))
-    with pytest.raises(KeyboardInterrupt):
+    with interrupted_before_training():
         train(more, tmp_path / "r", resume=True, quiet=True)
-    monkeypatch.setattr(trainer, "_train_epoch", original)
     saved = yaml.safe_load((tmp_path / "r" / "config.yaml").read_text())
     assert saved["optim"]["lr"] == 0.05 and saved["train"]["epochs"] == 2
     assert not (tmp_path / "r" / "resume_changes.jsonl").exists()

@@ -12,7 +12,7 @@ from mmbss.engine import train
 from mmbss.engine.build import build_run
 from mmbss.methods import GRADIENT_POLICIES, create_method
 
-from ..conftest import tiny_config
+from ..conftest import interrupted_at_step, tiny_config
 from .freeze_policy import ScaleEncoderGradients, registered
 
 
@@ -69,18 +69,8 @@ def test_the_hook_runs_between_backward_and_step(tmp_path, monkeypatch):
 def test_policy_state_survives_a_kill_and_resume(tmp_path, monkeypatch):
     cfg = _cfg(epochs=4, factor=0.5)
     train(cfg, tmp_path / "full", quiet=True)
-    calls, original = [0], torch.optim.SGD.step
-
-    def killed(self, *a, **k):
-        calls[0] += 1
-        if calls[0] == 30:  # the middle of epoch 2
-            raise KeyboardInterrupt("simulated kill")
-        return original(self, *a, **k)
-
-    monkeypatch.setattr(torch.optim.SGD, "step", killed)
-    with pytest.raises(KeyboardInterrupt):
+    with interrupted_at_step(30):  # the middle of epoch 2
         train(cfg, tmp_path / "cut", quiet=True)
-    monkeypatch.setattr(torch.optim.SGD, "step", original)
     train(cfg, tmp_path / "cut", resume=True, quiet=True)
     full = (tmp_path / "full" / "metrics.jsonl").read_text()
     assert (tmp_path / "cut" / "metrics.jsonl").read_text() == full

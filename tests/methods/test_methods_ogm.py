@@ -13,7 +13,7 @@ from mmbss.methods import create_method
 from mmbss.methods.gradients import OGMGE, ogm_coefficient, ogm_ratios
 from mmbss.models.multimodal import ModelOutput
 
-from ..conftest import tiny_config
+from ..conftest import interrupted_at_step, tiny_config
 
 
 @pytest.mark.parametrize("alpha,paper,shifted", [   # BASELINES.md §1.2, rho = 1.2, 1.5, 2, 3
@@ -117,18 +117,8 @@ def test_bss_lb_with_ogm_ge_logs_its_statistics_and_resumes_exactly(tmp_path, mo
     shares = stats[0]["damped_share"]
     assert set(shares) == {"m0", "m1"} and sum(shares.values()) == pytest.approx(1.0)
     assert all(0 < c <= 1 for c in stats[0]["mean_coefficient"].values())
-    calls, original = [0], torch.optim.SGD.step
-
-    def killed(self, *a, **k):
-        calls[0] += 1
-        if calls[0] == 18:  # the middle of epoch 1, inside the modulation window
-            raise KeyboardInterrupt("simulated kill")
-        return original(self, *a, **k)
-
-    monkeypatch.setattr(torch.optim.SGD, "step", killed)
-    with pytest.raises(KeyboardInterrupt):
+    with interrupted_at_step(18):  # the middle of epoch 1, inside the modulation window
         train(cfg, tmp_path / "cut", quiet=True)
-    monkeypatch.setattr(torch.optim.SGD, "step", original)
     train(cfg, tmp_path / "cut", resume=True, quiet=True)
     assert (tmp_path / "cut" / "metrics.jsonl").read_text() == \
         (tmp_path / "full" / "metrics.jsonl").read_text()
