@@ -18,7 +18,6 @@ read or holds non-finite weights.
 from __future__ import annotations
 
 import hashlib
-import io
 import logging
 import os
 import pickle
@@ -137,14 +136,13 @@ def load_checkpoint(path: str | Path, *, kind: str | tuple[str, ...] = "resume")
     if not path.is_file():
         raise FileNotFoundError(f"checkpoint '{path}' does not exist.")
     try:
-        with open(path, "rb") as f:
-            raw = f.read()
+        f = open(path, "rb")  # noqa: SIM115  (closed below)
     except OSError as e:
         raise CheckpointError(f"checkpoint '{path}' cannot be read: {e.strerror or e}.") from None
     try:
-        with warnings.catch_warnings():  # torch warns about pickle protocols of foreign files
+        with f, warnings.catch_warnings():  # torch warns about pickle protocols of foreign files
             warnings.simplefilter("ignore")
-            state = torch.load(io.BytesIO(raw), map_location="cpu", weights_only=True)
+            state = torch.load(f, map_location="cpu", weights_only=True)
     except pickle.UnpicklingError as e:
         if "GLOBAL" in str(e):
             raise CheckpointError(
