@@ -38,7 +38,7 @@ class ScaleEncoderGradients(GradientPolicy):
             g.mul_(self.options.factor)
         self.steps += 1
 
-    def on_epoch_start(self, epoch: int) -> None:
+    def on_epoch_start(self, ctx) -> None:
         self.norms = []
 
     def epoch_stats(self) -> dict:

@@ -14,6 +14,7 @@ from mmbss.methods.gradients import OGMGE, ogm_coefficient, ogm_ratios
 from mmbss.models.multimodal import ModelOutput
 
 from ..conftest import interrupted_at_step, tiny_config
+from .helpers import context
 
 
 @pytest.mark.parametrize("alpha,paper,shifted", [   # BASELINES.md §1.2, rho = 1.2, 1.5, 2, 3
@@ -47,7 +48,7 @@ def _step(policy, logits_a, logits_b, labels, epoch=0):
     for p in net.parameters():
         p.grad = torch.ones_like(p)
     out = ModelOutput(torch.zeros(len(labels), 2), {"a": logits_a, "b": logits_b}, {}, {})
-    policy.on_epoch_start(epoch)
+    policy.on_epoch_start(context(epoch))
     policy.after_backward(net, out, labels)
     return net
 
@@ -72,13 +73,13 @@ def test_ge_noise_has_the_unmodulated_gradient_std_and_is_seeded():
         p.grad = torch.zeros_like(p)
     net.encoders["b"].weight.grad = g.clone()
     out = ModelOutput(torch.zeros(2, 2), {"a": torch.zeros(2, 2), "b": torch.zeros(2, 2)}, {}, {})
-    policy.setup(7)
+    policy.setup(7, None, 100)
     policy.after_backward(net, out, y)
     noise = net.encoders["b"].weight.grad - g  # b is not damped at a tie: k = 1
     assert float(noise.std()) == pytest.approx(float(g.std()), rel=0.1)
     assert abs(float(noise.mean())) < 0.3
     again = OGMGE(alpha=0.5)
-    again.setup(7)
+    again.setup(7, None, 100)
     net2 = _Net()
     for p in net2.parameters():
         p.grad = torch.zeros_like(p)
@@ -126,7 +127,7 @@ def test_bss_lb_with_ogm_ge_logs_its_statistics_and_resumes_exactly(tmp_path, mo
 
 def test_state_round_trip_and_a_foreign_state():
     a, b = OGMGE(), OGMGE()
-    a.setup(3)
+    a.setup(3, None, 100)
     b.load_state_dict(a.state_dict())
     assert torch.equal(torch.randn(4, generator=a.generator), torch.randn(4, generator=b.generator))
     with pytest.raises(KeyError, match=r"ogm-ge.load_state_dict: expected keys \['generator'\]; "

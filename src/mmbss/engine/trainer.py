@@ -170,15 +170,16 @@ def _train_epoch(run: Run, epoch: int, step: int, out: Path, quiet: bool) -> tup
     from tqdm.auto import tqdm
 
     model, method, loader = run.model, run.method, run.loaders["train"]
-    method.on_epoch_start(epoch)
     model.train()
+    method.on_epoch_start(_epoch_context(run, epoch))
     tally = _Tally(epoch, step, out)
     bar = tqdm(loader, desc=f"epoch {epoch}", leave=False, disable=quiet or not sys.stderr.isatty())
     for batch in bar:
         x, y = _inputs(run, batch, "train")
-        out_ = model(x)
+        out_ = method.forward(model, x, y)
         loss = method.loss(model, out_, y).mean()
         run.optimizer.zero_grad(set_to_none=True)
+        method.before_backward(model, out_, y)
         loss.backward()
         method.after_backward(model, out_, y)  # gradient policies act here
         run.optimizer.step()
@@ -195,6 +196,23 @@ def _train_epoch(run: Run, epoch: int, step: int, out: Path, quiet: bool) -> tup
     tally.flush()
     return {"loss": tally.loss / max(tally.seen, 1), "acc": tally.correct / max(tally.seen, 1),
             "samples": tally.seen, "steps": tally.steps}, step + tally.steps
+
+
+def _epoch_context(run: Run, epoch: int):
+    """What the gradient policies may read at the start of ``epoch`` (EpochContext)."""
+    from torch.utils.data import Subset
+
+    from ..methods import EpochContext
+    from .loaders import eval_loader
+
+    t = run.cfg.train
+
+    def batches(indices):
+        return eval_loader(Subset(run.bundle.train_eval, list(map(int, indices))), t.eval_batch_size,
+                           num_workers=t.num_workers, device=run.device, seed=t.seed)
+
+    return EpochContext(epoch, run.model, run.device, len(run.bundle.train),
+                        lambda: train_labels(run), batches)
 
 
 class _Tally:

@@ -5,10 +5,11 @@ Registration is eager: importing this package registers every built-in policy, s
 :func:`list_methods` and the registries give the same names whatever was imported first.
 """
 
-from . import baselines, bss, gradients  # noqa: F401  (register the built-in policies)
+from . import agm, baselines, bss, gradients, mmpareto  # noqa: F401  (register the built-in policies)
 from .base import (
     GRADIENT_POLICIES,
     METHODS,
+    EpochContext,
     GradientPolicy,
     Method,
     SamplingPolicy,
@@ -20,6 +21,6 @@ from .base import (
 )
 from .bss import make_scorer
 
-__all__ = ["METHODS", "GRADIENT_POLICIES", "Method", "SamplingPolicy", "GradientPolicy",
+__all__ = ["METHODS", "GRADIENT_POLICIES", "EpochContext", "Method", "SamplingPolicy", "GradientPolicy",
            "create_method", "check_method_options", "list_methods", "list_gradient_policies",
            "weighted_loss", "make_scorer"]

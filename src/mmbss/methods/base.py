@@ -4,14 +4,17 @@
   ``random-pacing``) decides the data sequence (its scheduler), how samples are scored and the
   per-sample loss. Adding one is a builder ``(cfg) -> SamplingPolicy`` registered with
   ``@METHODS.register("name")``.
-* A **gradient policy** (OGM-GE, AGM, PMR, MMPareto, ...) acts on the gradients between
-  ``loss.backward()`` and ``optimizer.step()``, may add a loss term, keeps per-epoch statistics
-  and state. Adding one is a :class:`GradientPolicy` subclass registered with
-  ``@GRADIENT_POLICIES.register("name")``; its typed options are the fields of its ``Options``
-  dataclass, given in ``method.options: {name: {...}}``.
+* A **gradient policy** (OGM-GE, AGM, PMR, MMPareto) acts inside the training step: it may
+  replace the forward pass, add a loss term, read the graph before ``loss.backward()`` and change
+  the gradients before ``optimizer.step()``; it keeps per-epoch statistics and state. Adding one
+  is a :class:`GradientPolicy` subclass registered with ``@GRADIENT_POLICIES.register("name")``;
+  its typed options are the fields of its ``Options`` dataclass, given in
+  ``method.options: {name: {...}}``.
 
-``method.name: "bss-lb+ogm-ge"`` composes one sampling policy with any number of gradient
-policies (a name of gradient policies alone uses ``uniaux``'s sampling). :func:`create_method`
+``method.name: "bss-lb+ogm-ge"`` composes one sampling policy with at most one gradient policy
+(a gradient policy's name alone uses ``uniaux``'s sampling). Two gradient policies at once are
+refused: the published methods were each designed to act alone on the gradients, and stacking
+them (which one sees whose modified gradients) has no published meaning. :func:`create_method`
 returns the :class:`Method` the trainer drives.
 """
 
@@ -24,12 +27,13 @@ from dataclasses import dataclass
 
 import torch
 import torch.nn.functional as F
+from torch import nn
 
 from ..core.errors import InvalidTypeError, InvalidValueError
 from ..core.registry import Registry
 from ..core.scoring import BalanceScorer, training_loss
 
-__all__ = ["Method", "SamplingPolicy", "GradientPolicy", "METHODS", "GRADIENT_POLICIES",
+__all__ = ["Method", "SamplingPolicy", "GradientPolicy", "EpochContext", "METHODS", "GRADIENT_POLICIES",
            "create_method", "check_method_options", "list_methods", "list_gradient_policies",
            "weighted_loss"]
 
@@ -80,13 +84,38 @@ class SamplingPolicy:
         return loss
 
 
+@dataclass
+class EpochContext:
+    """What a gradient policy may read at the start of an epoch (:meth:`GradientPolicy.on_epoch_start`).
+
+    Attributes:
+        epoch: the epoch about to be trained (0-based).
+        model: the model (in train mode; a policy that evaluates it restores the mode).
+        device: the run's device.
+        num_samples: the size of the training split N.
+        labels: ``() -> LongTensor[N]``, the training labels (read once, when first called).
+        batches: ``(indices) -> iterable of batches`` over those training samples with the eval
+            transforms, in the given order, never through the BSS sampler (so reading them
+            changes no sampling state). A batch is ``{"modalities", "label", "index"}``.
+    """
+
+    epoch: int
+    model: nn.Module
+    device: torch.device
+    num_samples: int
+    labels: Callable[[], torch.Tensor]
+    batches: Callable
+
+
 class GradientPolicy:
     """Base class of gradient policies; every hook is optional.
 
-    Call order per training step: ``loss_term`` (added to the sampling policy's loss) ->
-    ``loss.backward()`` -> :meth:`after_backward` -> ``optimizer.step()``. Per epoch:
-    :meth:`on_epoch_start`, the steps, then :meth:`epoch_stats` (logged under ``method.<name>``
-    in ``metrics.jsonl``). :meth:`state_dict` is saved in the resume checkpoint.
+    Call order per training step: :meth:`forward` (default: ``model(inputs)``) -> the loss (the
+    sampling policy's plus :meth:`loss_term`) -> :meth:`before_backward` -> ``loss.backward()``
+    -> :meth:`after_backward` -> ``optimizer.step()``. Per epoch: :meth:`on_epoch_start`, the
+    steps, then :meth:`epoch_stats` (logged under ``method.<name>`` in ``metrics.jsonl``).
+    :meth:`setup` is called once, after construction; :meth:`state_dict` is saved in the resume
+    checkpoint.
 
     Subclasses declare ``Options`` (a dataclass; its fields are the policy's typed options, with
     defaults) and read them as ``self.options``.
@@ -110,17 +139,26 @@ class GradientPolicy:
     def check_options(self, options) -> None:
         """Validate ``options`` (raise with the shared message template); default: nothing."""
 
-    def setup(self, seed: int) -> None:
-        """Called once with the run's seed (e.g. to seed a noise generator); default: nothing."""
+    def setup(self, seed: int, sampling: SamplingPolicy, epochs: int) -> None:
+        """Called once with the run's seed, the sampling policy it is composed with and the
+        number of training epochs (to check options against them); default: nothing."""
+
+    def forward(self, model, inputs: dict, labels: torch.Tensor):
+        """The training forward pass, a ``ModelOutput``, or None (default: ``model(inputs)``)."""
+        return None
 
     def loss_term(self, model, out, labels: torch.Tensor) -> torch.Tensor | None:
         """An extra per-sample loss, Tensor[B], or None (default)."""
         return None
 
+    def before_backward(self, model, out, labels: torch.Tensor) -> None:
+        """Read the graph (e.g. ``torch.autograd.grad(..., retain_graph=True)``) before
+        ``loss.backward()`` frees it; default: nothing."""
+
     def after_backward(self, model, out, labels: torch.Tensor) -> None:
         """Act on the gradients (``p.grad``) before the optimiser step; default: nothing."""
 
-    def on_epoch_start(self, epoch: int) -> None:
+    def on_epoch_start(self, ctx: EpochContext) -> None:
         """Called before the epoch's first step; default: nothing."""
 
     def epoch_stats(self) -> dict:
@@ -154,6 +192,14 @@ class Method:
                      "make_scheduler"):
             setattr(self, attr, getattr(sampling, attr))
 
+    def forward(self, model, inputs: dict, labels: torch.Tensor):
+        """The training forward pass: the gradient policy's, else ``model(inputs)``."""
+        for g in self.gradients:
+            out = g.forward(model, inputs, labels)
+            if out is not None:
+                return out
+        return model(inputs)
+
     def loss(self, model, out, labels: torch.Tensor) -> torch.Tensor:
         """Per-sample training loss, Tensor[B]: the sampling policy's plus every loss term."""
         loss = self.sampling.loss(model, out, labels)
@@ -163,15 +209,20 @@ class Method:
                 loss = loss + extra
         return loss
 
+    def before_backward(self, model, out, labels: torch.Tensor) -> None:
+        """Before ``loss.backward()``: each gradient policy in order."""
+        for g in self.gradients:
+            g.before_backward(model, out, labels)
+
     def after_backward(self, model, out, labels: torch.Tensor) -> None:
         """Between ``backward()`` and ``optimizer.step()``: each gradient policy in order."""
         for g in self.gradients:
             g.after_backward(model, out, labels)
 
-    def on_epoch_start(self, epoch: int) -> None:
-        """Tell every gradient policy that epoch ``epoch`` starts."""
+    def on_epoch_start(self, ctx: EpochContext) -> None:
+        """Tell every gradient policy that epoch ``ctx.epoch`` starts."""
         for g in self.gradients:
-            g.on_epoch_start(epoch)
+            g.on_epoch_start(ctx)
 
     def epoch_stats(self) -> dict:
         """``{policy name: its epoch statistics}`` (empty without gradient policies)."""
@@ -215,6 +266,12 @@ def create_method(cfg) -> Method:
     grads = [p for p in parts if p in GRADIENT_POLICIES]
     if len(set(grads)) != len(grads):
         raise InvalidValueError(f"method: {name!r} names a gradient policy twice.")
+    if len(grads) > 1:
+        raise InvalidValueError(f"method: {name!r} combines the gradient policies "
+                                f"{', '.join(map(repr, grads))}; a method has at most one (each "
+                                f"published method acts alone on the gradients). Compare them as "
+                                f"separate methods, e.g. {sampling[0] if sampling else 'bss-lb'}+"
+                                f"{grads[0]} and {sampling[0] if sampling else 'bss-lb'}+{grads[1]}.")
     options = cfg.method.options
     stray = sorted(set(options) - set(grads))
     if stray:
@@ -229,8 +286,31 @@ def create_method(cfg) -> Method:
     gradients = [GRADIENT_POLICIES.create(g, **options.get(g, {})) for g in grads]
     for g, registered in zip(gradients, grads, strict=True):
         g.name = registered  # state and statistics are keyed by the registered name
-        g.setup(cfg.train.seed)
+        g.setup(cfg.train.seed, policy, cfg.train.epochs)
     return Method(name, policy, gradients)
+
+
+def modality_encoders(policy: str, model, out) -> dict:
+    """``{modality: encoder module}`` of ``model`` for every modality of the output ``out``; a
+    model without one encoder per modality (``model.encoders``, as :class:`MultiModalNet` has)
+    is refused with a message naming the gradient policy."""
+    encoders = getattr(model, "encoders", None)
+    names = list(out.unimodal)
+    if not isinstance(encoders, nn.ModuleDict | dict) or sorted(encoders) != sorted(names):
+        have = sorted(encoders) if isinstance(encoders, nn.ModuleDict | dict) else "none"
+        raise InvalidValueError(f"{policy} needs a model with one encoder per modality "
+                                f"(model.encoders keyed by the modalities {names}); this model has "
+                                f"encoders {have}. Build it with mmbss.models.MultiModalNet.")
+    return {m: encoders[m] for m in names}
+
+
+def check_window(policy: str, options, epochs: int) -> None:
+    """A modulation window (``options.start_epoch``..``end_epoch``, inclusive, 0-based) must start
+    inside the training epochs (it may end after them: the official defaults are 0..50)."""
+    if options.start_epoch >= epochs:
+        raise InvalidValueError(f"{policy}: the modulation window starts at epoch "
+                                f"{options.start_epoch}, but training has only {epochs} epochs "
+                                f"(0..{epochs - 1}); set {policy} start_epoch below {epochs}.")
 
 
 def _unknown_part(part) -> str:

@@ -34,7 +34,7 @@ import torch
 
 from ..core._rng import mix_seed
 from ..core._validation import check_bool, check_choice, check_float, check_int
-from .base import GRADIENT_POLICIES, GradientPolicy
+from .base import GRADIENT_POLICIES, GradientPolicy, check_window, modality_encoders
 
 __all__ = ["OGMGE", "ogm_coefficient", "ogm_ratios"]
 
@@ -91,19 +91,20 @@ class OGMGE(GradientPolicy):
         self.generator.manual_seed(mix_seed(0, "ogm-ge"))
         self.epoch, self._coef, self._damped, self._steps = 0, {}, {}, 0
 
-    def setup(self, seed: int) -> None:
-        """Seed the noise generator from the run's seed."""
+    def setup(self, seed: int, sampling, epochs: int) -> None:
+        """Seed the noise generator from the run's seed; check the window against the epochs."""
+        check_window("ogm-ge", self.options, epochs)
         self.generator.manual_seed(mix_seed(seed, "ogm-ge"))
 
-    def on_epoch_start(self, epoch: int) -> None:
-        self.epoch, self._coef, self._damped, self._steps = epoch, {}, {}, 0
+    def on_epoch_start(self, ctx) -> None:
+        self.epoch, self._coef, self._damped, self._steps = ctx.epoch, {}, {}, 0
 
     @torch.no_grad()
     def after_backward(self, model, out, labels: torch.Tensor) -> None:
         o = self.options
         if not o.start_epoch <= self.epoch <= o.end_epoch:
             return
-        names = list(out.unimodal)
+        encoders, names = modality_encoders("ogm-ge", model, out), list(out.unimodal)
         scores = [float(out.unimodal[m].softmax(-1).gather(1, labels[:, None]).sum()) for m in names]
         rhos = ogm_ratios(scores)
         if len(names) == 2:  # the official rule: exactly one damped; a tie damps the first
@@ -115,7 +116,7 @@ class OGMGE(GradientPolicy):
             k = ogm_coefficient(rho, o.alpha, o.form) if m in damped else 1.0
             self._coef[m] = self._coef.get(m, 0.0) + k
             self._damped[m] = self._damped.get(m, 0) + (m in damped)
-            for p in model.encoders[m].parameters():
+            for p in encoders[m].parameters():
                 if p.grad is None or (o.params == "conv" and p.grad.dim() < 4):
                     continue
                 if o.ge:  # the std of the un-modulated gradient (official: computed before k)
