@@ -522,9 +522,9 @@ CASES: list[Case] = [
 
     # -- config: method values --------------------------------------------------------------------
     cli("method-unknown", "config", "`method.name=bss-c`", train_argv("method.name=bss-c"),
-        L("mmbss: error: unknown method 'bss-c'; valid names: anti, bss-cl, bss-lb, joint, "
-          "random-pacing, uniaux, ogm-ge (join a sampling policy and gradient policies with +). "
-          "Did you mean 'bss-cl'?")),
+        L("mmbss: error: unknown method 'bss-c'; valid names: anti, bss-cl, bss-lb, bss-lb-paper, "
+          "bss-lb-ref, joint, random-pacing, uniaux, agm, mmpareto, ogm-ge, pmr (join a sampling "
+          "policy and a gradient policy with +). Did you mean 'bss-cl'?")),
     cli("method-correlation-unknown", "config", "`method.correlation=pred`",
         train_argv("method.correlation=pred"),
         L("mmbss: error: method: 'correlation' must be one of 'prediction', 'feature', None; "
@@ -1369,9 +1369,9 @@ CASES: list[Case] = [
         L("compare.methods entries must be a method name or a mapping with 'name'; got 5.")),
     cli("compare-entry-unknown-method", "engine", "`--methods bss-c`",
         compare_argv("--methods", "bss-c"),
-        L("unknown method 'bss-c'; valid names: anti, bss-cl, bss-lb, joint, random-pacing, "
-          "uniaux, ogm-ge (join a sampling policy and gradient policies with +). Did you mean "
-          "'bss-cl'?")),
+        L("unknown method 'bss-c'; valid names: anti, bss-cl, bss-lb, bss-lb-paper, bss-lb-ref, "
+          "joint, random-pacing, uniaux, agm, mmpareto, ogm-ge, pmr (join a sampling policy and a "
+          "gradient policy with +). Did you mean 'bss-cl'?")),
     cli("compare-label-path", "engine", "an entry `{name: uniaux, label: ../x}`",
         compare_argv("--set", "compare.methods=[{name: uniaux, label: ../x}]"),
         L("compare.methods: 'label' must be a name usable as one folder name (no '/', '\\', "
@@ -1556,7 +1556,30 @@ CASES: list[Case] = [
     cli("method-two-sampling-policies", "config", "`method.name=bss-lb+bss-cl`",
         train_argv("method.name=bss-lb+bss-cl"),
         L("method: 'bss-lb+bss-cl' combines the sampling policies 'bss-lb', 'bss-cl'; a method has "
-          "one (combine it with gradient policies: ogm-ge).")),
+          "one (combine it with a gradient policy: agm, mmpareto, ogm-ge, pmr).")),
+    cli("method-two-gradient-policies", "config", "`method.name=bss-lb+ogm-ge+mmpareto`",
+        train_argv("method.name=bss-lb+ogm-ge+mmpareto"),
+        L("method: 'bss-lb+ogm-ge+mmpareto' combines the gradient policies 'ogm-ge', 'mmpareto'; a "
+          "method has at most one (each published method acts alone on the gradients). Compare "
+          "them as separate methods, e.g. bss-lb+ogm-ge and bss-lb+mmpareto.")),
+    cli("method-gradient-alpha-zero", "config", "`method.options={ogm-ge: {alpha: 0}}`",
+        train_argv("method.name=bss-lb+ogm-ge", "method.options={ogm-ge: {alpha: 0}}"),
+        L("mmbss: error: ogm-ge: 'alpha' must be a float > 0.0; got 0.")),
+    cli("method-gradient-window-outside", "config", "an AGM window starting after the last epoch",
+        train_argv("method.name=agm", "method.options={agm: {start_epoch: 40, end_epoch: 60}}"),
+        L("agm: the modulation window starts at epoch 40, but training has 1 epoch (0..0); set "
+          "agm start_epoch below 1.")),
+    cli("method-gradient-joint", "config", "`method.name=joint+mmpareto` (no unimodal loss)",
+        train_argv("method.name=joint+mmpareto"),
+        L("mmpareto needs a multimodal and a unimodal loss on every encoder, but 'joint' trains "
+          "with fused weight 1.0 and unimodal weight 0.0 on the encoders")),
+    cli("method-preset-unknown", "config", "`method.name=bss-lb-papr` (a preset misspelt)",
+        train_argv("method.name=bss-lb-papr"),
+        L("Did you mean 'bss-lb-paper'?")),
+    cli("method-preset-conflict", "config", "`method.name=bss-lb-paper` with `method.ema=0.3`",
+        train_argv("method.name=bss-lb-paper", "method.ema=0.3"),
+        L("method: the preset 'bss-lb-paper' sets ema=0.4, but the config sets method.ema=0.3. A "
+          "preset fixes its values")),
     cli("method-options-not-chosen", "config", "`method.options={ogm-ge: {alpha: 1}}` for bss-lb",
         train_argv("method.options={ogm-ge: {alpha: 1}}"),
         L("method.options: 'ogm-ge' is not a gradient policy of 'bss-lb'; give options only for "

@@ -195,3 +195,21 @@ def test_public_names_documented_and_matplotlib_imported_lazily():
     top = [a.name for n in tree.body if isinstance(n, ast.Import) for a in n.names]
     top += [n.module for n in tree.body if isinstance(n, ast.ImportFrom)]
     assert not [m for m in top if m and m.startswith("matplotlib")]
+
+
+def test_gradient_policy_statistics_get_one_panel_each(tmp_path):
+    run = _write_run(tmp_path / "run", scores=())
+    lines = [json.loads(x) for x in (run / "metrics.jsonl").read_text().splitlines()]
+    for rec in lines:
+        e = rec["epoch"]
+        rec["method"] = {"ogm-ge": {"modulated_steps": 7, "mean_coefficient": {"pix": 0.4 + 0.1 * e, "fou": 1.0},
+                                    "damped_share": {"pix": 0.9, "fou": 0.1}}}
+    (run / "metrics.jsonl").write_text("".join(json.dumps(r) + "\n" for r in lines))
+    paths = plot_run(run)
+    _assert_pngs(paths, ["learning_curves.png", "modality_accuracy.png", "pacing.png",
+                         "method_statistics.png"])
+    from mmbss.engine.plots.run import _method_panels
+
+    panels = _method_panels(lines, [("", lines, {})])
+    assert [(name, [m for m, _, _ in ls]) for name, _, ls in panels] == [
+        ("ogm-ge: mean coefficient", ["pix", "fou"]), ("ogm-ge: damped share", ["pix", "fou"])]

@@ -134,7 +134,7 @@ def test_three_modalities_train():
 @pytest.mark.parametrize("options,message", [
     ({"alpha": -1.0}, r"agm: 'alpha' must be a float > 0.0; got -1.0"),
     ({"cap": 0}, r"agm: 'cap' must be a float > 0.0; got 0"),
-    ({"start_epoch": 3}, r"agm: the modulation window starts at epoch 3, but training has only 3 "
+    ({"start_epoch": 3}, r"agm: the modulation window starts at epoch 3, but training has 3 "
                          r"epochs \(0..2\); set agm start_epoch below 3."),
 ])
 def test_bad_options(options, message):

@@ -80,10 +80,10 @@ def test_policy_state_survives_a_kill_and_resume(tmp_path, monkeypatch):
 @pytest.mark.parametrize("name,options,exc,message", [
     ("bss-lb+bss-cl", {}, ValueError, r"method: 'bss-lb\+bss-cl' combines the sampling policies "
                                       r"'bss-lb', 'bss-cl'; a method has one \(combine it with "
-                                      r"gradient policies: ogm-ge, test-scale\)"),
+                                      r"a gradient policy: agm, mmpareto, ogm-ge, pmr, test-scale\)"),
     ("bss-lb+test-scal", {}, ValueError, r"unknown method 'test-scal'; valid names: anti, bss-cl, "
-                                         r".*test-scale \(join a sampling policy and gradient "
-                                         r"policies with \+\)\. Did you mean 'test-scale'\?"),
+                                         r".*test-scale \(join a sampling policy and a gradient "
+                                         r"policy with \+\)\. Did you mean 'test-scale'\?"),
     ("bss-lb+test-scale", {"test-scale": {"facto": 1}}, ValueError,
      r"test-scale: unknown option\(s\) 'facto'; valid options: modality, factor"),
     ("bss-lb+test-scale", {"test-scale": {"factor": -1.0}}, ValueError,

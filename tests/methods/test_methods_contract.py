@@ -13,7 +13,8 @@ from ..conftest import tiny_config
 
 
 def test_builtin_methods_registered():
-    assert list_methods() == ["anti", "bss-cl", "bss-lb", "joint", "random-pacing", "uniaux"]
+    assert list_methods() == ["anti", "bss-cl", "bss-lb", "bss-lb-paper", "bss-lb-ref", "joint",
+                              "random-pacing", "uniaux"]
 
 
 @pytest.mark.parametrize("name", list_methods())

@@ -154,14 +154,20 @@ def _list(args) -> int:
     from ..core.pacing import list_pacings
     from ..data import list_datasets
     from ..methods import list_gradient_policies, list_methods
+    from ..methods.presets import PRESETS, list_presets
     from ..models import list_encoders, list_fusions
 
-    for name, items in [("methods", list_methods()),
+    methods = [m for m in list_methods() if m not in PRESETS]  # the presets are listed below
+    for name, items in [("methods", methods),
                         ("gradient policies", list_gradient_policies() or ["none yet"]),
                         ("datasets", list_datasets()),
                         ("encoders", list_encoders()), ("fusions", list_fusions()),
                         ("pacings", list_pacings())]:
         print(f"{name}: {', '.join(items)}")
+    print("presets (method names that fix these method.* values; set none of them to another "
+          "value):")
+    for name, text in list_presets().items():
+        print(f"  {name} = {text}")
     return 0
 
 

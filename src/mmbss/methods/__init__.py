@@ -5,7 +5,7 @@ Registration is eager: importing this package registers every built-in policy, s
 :func:`list_methods` and the registries give the same names whatever was imported first.
 """
 
-from . import agm, baselines, bss, gradients, mmpareto  # noqa: F401  (register the built-in policies)
+from . import agm, baselines, bss, gradients, mmpareto, pmr, presets  # noqa: F401  (register the built-in policies)
 from .base import (
     GRADIENT_POLICIES,
     METHODS,

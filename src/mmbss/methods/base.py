@@ -262,7 +262,7 @@ def create_method(cfg) -> Method:
     if len(sampling) > 1:
         raise InvalidValueError(f"method: {name!r} combines the sampling policies "
                          f"{', '.join(map(repr, sampling))}; a method has one (combine it with "
-                         f"gradient policies: {', '.join(GRADIENT_POLICIES.names()) or 'none yet'}).")
+                         f"a gradient policy: {', '.join(GRADIENT_POLICIES.names()) or 'none yet'}).")
     grads = [p for p in parts if p in GRADIENT_POLICIES]
     if len(set(grads)) != len(grads):
         raise InvalidValueError(f"method: {name!r} names a gradient policy twice.")
@@ -309,7 +309,7 @@ def check_window(policy: str, options, epochs: int) -> None:
     inside the training epochs (it may end after them: the official defaults are 0..50)."""
     if options.start_epoch >= epochs:
         raise InvalidValueError(f"{policy}: the modulation window starts at epoch "
-                                f"{options.start_epoch}, but training has only {epochs} epochs "
+                                f"{options.start_epoch}, but training has {epochs} epoch{'s' if epochs != 1 else ''} "
                                 f"(0..{epochs - 1}); set {policy} start_epoch below {epochs}.")
 
 
@@ -318,7 +318,7 @@ def _unknown_part(part) -> str:
     msg = METHODS.unknown_message(part).split(";")[0]
     close = difflib.get_close_matches(str(part), names, n=1)
     return (f"{msg}; valid names: {', '.join(names)}"
-            f"{' (join a sampling policy and gradient policies with +)' if GRADIENT_POLICIES.names() else ''}."
+            f"{' (join a sampling policy and a gradient policy with +)' if GRADIENT_POLICIES.names() else ''}."
             + (f" Did you mean {close[0]!r}?" if close else ""))
 
 

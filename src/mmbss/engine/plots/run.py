@@ -3,7 +3,9 @@
 
 ``learning_curves.png`` (loss and accuracy per split), ``modality_accuracy.png`` (fused vs each
 modality's head, balance diagnostics), ``score_histograms.png`` (balance score ``d`` per scored
-epoch, clean vs corrupted with the ROC-AUC) and ``pacing.png`` (fraction of the training set).
+epoch, clean vs corrupted with the ROC-AUC), ``pacing.png`` (fraction of the training set) and
+``method_statistics.png`` (a gradient policy's per-modality statistics per epoch, e.g. OGM-GE's
+mean coefficients, MMPareto's conflict share).
 """
 
 from __future__ import annotations
@@ -129,7 +131,8 @@ def plot_run(run_dir: str | Path, out_dir: str | Path | None = None) -> list[Pat
     Returns:
         Paths of the PNGs written, in this order: ``learning_curves.png``,
         ``modality_accuracy.png`` (if ``val.modality_acc`` is logged), ``score_histograms.png``
-        (if ``scores/epoch_*.csv`` exist), ``pacing.png`` (if ``subset_fraction`` is logged).
+        (if ``scores/epoch_*.csv`` exist), ``pacing.png`` (if ``subset_fraction`` is logged),
+        ``method_statistics.png`` (if a gradient policy logs per-modality statistics).
 
     Raises:
         FileNotFoundError: ``run_dir/metrics.jsonl`` does not exist.
@@ -155,4 +158,21 @@ def plot_run(run_dir: str | Path, out_dir: str | Path | None = None) -> list[Pat
     if scores:
         written.append(_plot_score_histograms(scores, title, out / "score_histograms.png"))
     written.append(_plot_pacing([("subset fraction", records)], title, out / "pacing.png"))
+    if panels := _method_panels(records, run):
+        written.append(_plot_panels(panels, f"{title} — method statistics",
+                                    out / "method_statistics.png", best=best, ncols=3))
     return [p for p in written if p is not None]
+
+
+def _method_panels(records: list[Record], run) -> list:
+    """One panel per per-modality statistic of a gradient policy (``method.<policy>.<stat>`` is
+    ``{modality: value}``), one line per modality, in order of first appearance."""
+    stats: dict[tuple[str, str], dict[str, None]] = {}
+    for rec in records:
+        for policy, values in (rec.get("method") or {}).items():
+            for stat, value in (values.items() if isinstance(values, dict) else ()):
+                if isinstance(value, dict):
+                    stats.setdefault((policy, stat), {}).update(dict.fromkeys(value))
+    return [(f"{policy}: {stat.replace('_', ' ')}", stat.replace("_", " "),
+             [(m, run, ("method", policy, stat, m)) for m in mods])
+            for (policy, stat), mods in stats.items()]
