@@ -63,3 +63,27 @@ def test_curriculum_methods_order_and_online_scoring():
     anti = build_run(tiny_config("anti")).scheduler
     anti.update(torch.arange(180.0) / 90)
     assert anti.order()[0] == 179  # the most imbalanced first
+
+
+def _combinations():
+    from mmbss.methods import list_gradient_policies
+
+    return [f"{s}+{g}" for g in list_gradient_policies() for s in list_methods()]
+
+
+@pytest.mark.parametrize("name", _combinations())
+def test_every_combination_trains_or_refuses_with_a_reason(tmp_path, name):
+    """Every sampling policy with every gradient policy: one epoch with finite metrics and the
+    policy's statistics logged, or (only where the pair cannot work) a refusal that says why."""
+    cfg = tiny_config(name, epochs=1)
+    if name == "joint+mmpareto":  # joint puts no unimodal loss on the encoders
+        with pytest.raises(ValueError, match=r"mmpareto needs a multimodal and a unimodal loss"):
+            train(cfg, tmp_path / "run", quiet=True)
+        assert not (tmp_path / "run").exists()
+        return
+    train(cfg, tmp_path / "run", quiet=True)
+    record = json.loads((tmp_path / "run" / "metrics.jsonl").read_text())
+    policy = name.split("+")[1]
+    assert record["train"]["loss"] == record["train"]["loss"] and 0 <= record["test"]["acc"] <= 1
+    stats = record["method"][policy]
+    assert stats and all(v == v for v in stats.values() if isinstance(v, float))
