@@ -81,10 +81,12 @@ def _document(sections, args) -> str:
              "Method notes:", ""]
     lines += [f"- `{k}`: {v}." for k, v in NOTES.items()]
     lines += ["- `agm`, `ogm-ge`, `pmr`, `mmpareto` alone use uniaux's sampling and loss (fused "
-              "plus unimodal heads); `bss-lb+X` uses bss-lb's sampling with X on the gradients.", ""]
-    for name, config, table, seconds in sections:
-        lines += [f"## {name} (`{config}`)", "", table.strip(), "",
-                  f"Wall time of this comparison: {seconds / 60:.1f} min.", ""]
+              "plus unimodal heads); `bss-lb+X` uses bss-lb's sampling with X on the gradients.",
+              "- The `train s` / `scoring s` columns are wall times of runs that shared 2 CPU cores "
+              "with other runs: read them as rough costs, and the ratios of `benchmarks/` for "
+              "speed.", ""]
+    for name, config, table, _ in sections:
+        lines += [f"## {name} (`{config}`)", "", table.strip(), ""]
     return "\n".join(lines)
 
 
