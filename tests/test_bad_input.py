@@ -1132,13 +1132,13 @@ CASES: list[Case] = [
         L("OnlineScoreTracker: 2 of 4 samples were never seen (unseen='error').")),
     api("tracker-state-keys", "core", "`load_state_dict({'seen': ...})` without values",
         lambda: OnlineScoreTracker(4).load_state_dict({"seen": torch.zeros(4, dtype=torch.bool)}),
-        KeyError, L("OnlineScoreTracker.load_state_dict: expected keys ['seen', 'values']; got "
-                    "['seen'].")),
+        KeyError, L("OnlineScoreTracker.load_state_dict: expected keys ['count', 'seen', 'step', "
+                    "'values'] (or the older ['seen', 'values']); got ['seen'].")),
     api("tracker-state-size", "core", "`load_state_dict()` of a 5-sample tracker",
         lambda: OnlineScoreTracker(4).load_state_dict(
             {"seen": torch.zeros(5, dtype=torch.bool), "values": {}}), ValueError,
         L("OnlineScoreTracker.load_state_dict: every tensor of the state must have shape (4,) "
-          "(this tracker's N); got [(5,)].")),
+          "(this tracker's N); got [(5,), (5,)].")),
 
     # -- core: pacing, weighted permutation, registry ---------------------------------------------
     api("pacing-unknown", "core", "`pacing.get('sqrt')`", lambda: pacing.get("sqrt"), ValueError,
