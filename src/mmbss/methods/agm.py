@@ -109,6 +109,7 @@ class AGM(GradientPolicy):
     """
 
     name = "agm"
+    epoch_fields = ("epoch", "_steps", "_coef", "_score", "_names")
 
     @dataclass
     class Options:
@@ -127,7 +128,7 @@ class AGM(GradientPolicy):
 
     def __init__(self, **options):
         super().__init__(**options)
-        self.epoch, self.running, self.count, self.scales = 0, None, 0, None
+        self.epoch, self.running, self.count, self.scales, self._names = 0, None, 0, None, []
         self._reset_stats()
 
     def _reset_stats(self) -> None:

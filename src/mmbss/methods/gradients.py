@@ -67,6 +67,7 @@ class OGMGE(GradientPolicy):
     """
 
     name = "ogm-ge"
+    epoch_fields = ("epoch", "_coef", "_damped", "_steps")
 
     @dataclass
     class Options:

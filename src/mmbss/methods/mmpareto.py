@@ -95,6 +95,7 @@ class MMPareto(GradientPolicy):
     """
 
     name = "mmpareto"
+    epoch_fields = ("_steps", "_conflicts", "_cos")
 
     @dataclass
     class Options:

@@ -97,6 +97,7 @@ class PMR(GradientPolicy):
     """
 
     name = "pmr"
+    epoch_fields = ("epoch", "_weight", "_boosted", "_steps")
 
     @dataclass
     class Options:
