@@ -46,7 +46,7 @@ from .rundir import (
 )
 from .scores import write_scores
 
-__all__ = ["train", "TrainingDiverged", "RunExistsError", "train_labels"]
+__all__ = ["train", "TrainingDiverged", "RankLost", "RunExistsError", "train_labels"]
 
 log = logging.getLogger(__name__)
 
@@ -83,9 +83,32 @@ def train(cfg: Config, out_dir: str | Path, *, resume: bool = False, overwrite: 
     where = launch(cfg.train.device, cfg.train.ddp_timeout)
     try:
         return _train(cfg, Path(out_dir), where, resume=resume, overwrite=overwrite, quiet=quiet)
+    except RuntimeError as e:
+        if where.distributed and _collective_failure(e):
+            raise RankLost(_lost_message(where, e, Path(out_dir), cfg.train.ddp_timeout)) from None
+        raise
     finally:
         if owned:
             shutdown()
+
+
+class RankLost(MmbssError, RuntimeError):
+    """Under DDP another rank died or stopped answering; the message names it where it can."""
+
+
+def _collective_failure(e: RuntimeError) -> bool:
+    return isinstance(e, torch.distributed.DistError) or any(
+        s in str(e) for s in ("gloo", "NCCL", "Connection reset", "Connection closed", "Timed out"))
+
+
+def _lost_message(where, e: RuntimeError, out: Path, timeout: float) -> str:
+    """The error of a rank whose collective failed: the other rank (with two), else any."""
+    missing = f"rank {1 - where.rank}" if where.world == 2 else "another rank"
+    first = str(e).strip().splitlines()[0][:200]
+    return (f"rank {where.rank} lost contact with {missing} of the run (within "
+            f"train.ddp_timeout = {timeout:g} s: {first}); a process died or hangs (torchrun's "
+            f"report names the one that failed first). Training stopped; {_kept(out)}, so fix "
+            f"the cause and start the same torchrun command with --resume.")
 
 
 def _train(cfg: Config, out: Path, where, *, resume: bool, overwrite: bool, quiet: bool) -> dict:
