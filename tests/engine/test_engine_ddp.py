@@ -148,3 +148,38 @@ def test_a_diverging_run_stops_every_rank_with_the_single_process_message(tmp_pa
     assert re.search(r"mmbss: error: the loss became (nan|inf) at epoch 0, step \d+ \(global step "
                      r"\d+\); training stopped and no epoch finished", proc.stderr), proc.stderr[-3000:]
     assert proc.stderr.count("mmbss: error:") == 1  # rank 0 speaks; rank 1 stops quietly
+
+
+def test_compare_trains_each_run_on_k_processes(tmp_path):
+    import subprocess
+    import sys
+
+    from ..distributed.launch import ROOT
+
+    config = _config(tmp_path, "uniaux")
+    env = {**__import__("os").environ, "PYTHONPATH": str(ROOT / "src")}
+    proc = subprocess.run([sys.executable, "-m", "mmbss", "compare", "--config", str(config),
+                           "--methods", "uniaux", "bss-lb", "--seeds", "0", "--out",
+                           str(tmp_path / "cmp"), "--nproc-per-node", "2", "--quiet"],
+                          capture_output=True, text=True, env=env, timeout=300)
+    assert proc.returncode == 0, proc.stderr[-3000:]
+    single = tmp_path / "single"
+    torchrun(1, "-m", "mmbss", "train", "--config", str(config), "--out", str(single), "--quiet")
+    two = tmp_path / "cmp" / "runs" / "uniaux" / "seed0"
+    for a, b in zip(_metrics(single), _metrics(two), strict=True):
+        assert abs(a["test"]["loss"] - b["test"]["loss"]) < 1e-4
+    assert not list((tmp_path / "cmp" / "runs" / "uniaux").glob(".*.yaml"))
+
+
+def test_a_launch_the_product_cannot_serve_refuses_before_touching_out(tmp_path):
+    config = _config(tmp_path, "uniaux", batch_size=15)
+    proc, _ = _train(tmp_path, 2, config, "odd", check=False)
+    assert proc.returncode != 0 and not (tmp_path / "odd").exists()
+    assert "mmbss: error: train: 'batch_size' (15) is the global batch, split over the 2 " \
+           "processes, but 2 does not divide it; use 14 or 16 (or another multiple of 2)." in proc.stderr
+    proc = torchrun(2, "-m", "mmbss", "compare", "--config", str(config), "--out",
+                    str(tmp_path / "cmp"), check=False)
+    assert proc.returncode != 0 and not (tmp_path / "cmp").exists()
+    assert "mmbss: error: 'mmbss compare' runs on one process, but torchrun started 2; only " \
+           "'mmbss train' uses DDP. Run it without torchrun (its runs can each use K processes: " \
+           "mmbss compare --nproc-per-node K)." in proc.stderr

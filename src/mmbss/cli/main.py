@@ -40,6 +40,8 @@ def build_parser() -> argparse.ArgumentParser:
     c.add_argument("--baseline", help="override compare.baseline")
     c.add_argument("--out", default="runs/compare", help="comparison directory")
     c.add_argument("--jobs", type=int, default=1, help="runs in parallel (processes)")
+    c.add_argument("--nproc-per-node", type=int, default=1, metavar="K",
+                   help="train each run with DDP on K processes (torchrun --standalone)")
     c.add_argument("--resume", action="store_true", help="reuse finished runs, resume the rest")
     c.add_argument("--overwrite", action="store_true", help="replace a comparison already in --out")
 
@@ -139,7 +141,7 @@ def _compare(args) -> int:
     if args.baseline is not None:
         cfg.compare.baseline = args.baseline
     result = compare(cfg, args.out, overwrite=args.overwrite, resume=args.resume,
-                     quiet=args.quiet, jobs=args.jobs)
+                     quiet=args.quiet, jobs=args.jobs, nproc_per_node=args.nproc_per_node)
     print(result["table"])
     print(f"results: {Path(args.out) / 'results.csv'}, table: {Path(args.out) / 'table.md'}, "
           f"plots: {Path(args.out) / 'plots'}")

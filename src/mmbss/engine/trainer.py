@@ -19,7 +19,7 @@ from pathlib import Path
 import torch
 
 from ..core._rng import mix_seed
-from ..core.distributed import all_reduce_sum, merge_by_index
+from ..core.distributed import all_reduce_sum, check_same_everywhere, merge_by_index
 from ..core.errors import InvalidValueError, MmbssError
 from .build import Run, _check_train, build_run
 from .checkpoint import (
@@ -138,6 +138,8 @@ def _train(cfg: Config, out: Path, where, *, resume: bool, overwrite: bool, quie
         test = _evaluate(run, "test")
         t3 = time.perf_counter()
         _check_finite(run, epoch, step, out, val, test)
+        if where.distributed:  # never silently train K different models
+            check_same_everywhere(f"the model weights after epoch {epoch}", _flat_weights(run.model))
         record = {"epoch": epoch, "lr": run.optimizer.param_groups[0]["lr"],
                   "subset_fraction": run.scheduler.epoch_size(epoch) / len(run.bundle.train),
                   "scored": scored, "train": train_stats, "val": val, "test": test,
@@ -163,6 +165,11 @@ def _train(cfg: Config, out: Path, where, *, resume: bool, overwrite: bool, quie
         _record_changes(out, cfg, start, changes)
     summary = on_main(where, _finish, cfg, out, best)
     return summary
+
+
+def _flat_weights(model: torch.nn.Module) -> torch.Tensor:
+    return torch.cat([v.detach().reshape(-1).float().cpu() for v in model.state_dict().values()
+                      if v.is_floating_point()])
 
 
 def _finish(cfg: Config, out: Path, best: dict | None) -> dict:
