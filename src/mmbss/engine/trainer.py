@@ -389,7 +389,9 @@ def _inputs(run: Run, batch: dict, split: str) -> tuple[dict, torch.Tensor]:
         raise InvalidValueError(f"a {split} batch has the modalities {sorted(mods)}, but the dataset "
                                 f"declares {sorted(run.bundle.modality_shapes)} (DataBundle."
                                 f"modality_shapes); every sample must hold exactly those.")
-    return ({k: v.to(run.device, non_blocking=True) for k, v in mods.items()},
+    fmt = torch.channels_last if run.cfg.train.channels_last else torch.contiguous_format
+    return ({k: v.to(run.device, non_blocking=True,
+                     **({"memory_format": fmt} if v.dim() == 4 else {})) for k, v in mods.items()},
             batch["label"].to(run.device, non_blocking=True))
 
 
