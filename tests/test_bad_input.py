@@ -1132,13 +1132,13 @@ CASES: list[Case] = [
         L("OnlineScoreTracker: 2 of 4 samples were never seen (unseen='error').")),
     api("tracker-state-keys", "core", "`load_state_dict({'seen': ...})` without values",
         lambda: OnlineScoreTracker(4).load_state_dict({"seen": torch.zeros(4, dtype=torch.bool)}),
-        KeyError, L("OnlineScoreTracker.load_state_dict: expected keys ['seen', 'values']; got "
-                    "['seen'].")),
+        KeyError, L("OnlineScoreTracker.load_state_dict: expected keys ['count', 'seen', 'step', "
+                    "'values'] (or the older ['seen', 'values']); got ['seen'].")),
     api("tracker-state-size", "core", "`load_state_dict()` of a 5-sample tracker",
         lambda: OnlineScoreTracker(4).load_state_dict(
             {"seen": torch.zeros(5, dtype=torch.bool), "values": {}}), ValueError,
         L("OnlineScoreTracker.load_state_dict: every tensor of the state must have shape (4,) "
-          "(this tracker's N); got [(5,)].")),
+          "(this tracker's N); got [(5,), (5,)].")),
 
     # -- core: pacing, weighted permutation, registry ---------------------------------------------
     api("pacing-unknown", "core", "`pacing.get('sqrt')`", lambda: pacing.get("sqrt"), ValueError,
@@ -1642,11 +1642,11 @@ CASES: list[Case] = [
                                         num_classes=3), ValueError,
         L("the dataset has no samples ('labels' has length 0); give at least one sample.")),
     api("checkpoint-no-payload", "engine", "an mmbss header whose payload is a number",
-        lambda tmp: (torch.save({"format": "mmbss-checkpoint", "version": 2, "kind": "resume",
+        lambda tmp: (torch.save({"format": "mmbss-checkpoint", "version": 3, "kind": "resume",
                                  "sha256": "", "payload": 3}, tmp / "c.pt"),
                      load_checkpoint(tmp / "c.pt")), ValueError, r"c\.pt' has no payload\."),
     api("checkpoint-missing-keys", "engine", "a checksummed resume payload holding only `model`",
-        lambda tmp: (torch.save({"format": "mmbss-checkpoint", "version": 2, "kind": "resume",
+        lambda tmp: (torch.save({"format": "mmbss-checkpoint", "version": 3, "kind": "resume",
                                  "sha256": payload_digest({"model": {}}),
                                  "payload": {"model": {}}}, tmp / "c.pt"),
                      load_checkpoint(tmp / "c.pt")), ValueError,

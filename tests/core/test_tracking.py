@@ -46,7 +46,7 @@ def test_state_round_trip():
     b.load_state_dict(a.state_dict())
     assert torch.equal(a.criteria()["loss"], b.criteria()["loss"])
     with pytest.raises(ValueError, match=r"every tensor of the state must have shape \(4,\) \(this "
-                                         r"tracker's N\); got \[\(3,\), \(3,\)\]"):
+                                         r"tracker's N\); got \[\(3,\), \(3,\), \(3,\)\]"):
         OnlineScoreTracker(4).load_state_dict(a.state_dict())
 
 

@@ -397,3 +397,26 @@ def test_a_finished_run_resumes_with_settings_that_change_no_result(tmp_path):
     assert (tmp_path / "r" / "metrics.jsonl").read_text() == before
     change = json.loads(_lines(tmp_path / "r" / "resume_changes.jsonl")[0])
     assert change["changes"] == ["train.eval_batch_size: 1024 -> 64", "train.num_workers: 0 -> 1"]
+
+
+def test_global_batches_do_not_depend_on_the_world_size():
+    from mmbss import BalanceSampler, UniformScheduler
+    from mmbss.engine.loaders import Batches as _Batches
+
+    for n in range(4, 41):
+        for bs in (4, 8):
+            sampler = BalanceSampler(UniformScheduler(num_samples=n, seed=n))
+            one = list(_Batches(sampler, bs))
+            assert [len(b) for b in one] == _Batches(sampler, bs).global_sizes()
+            for world in (2, 4):
+                parts = [list(_Batches(sampler, bs, world, r)) for r in range(world)]
+                assert len({len(p) for p in parts}) == 1  # every rank takes the same number of steps
+                merged = [sum((p[s] for p in parts), []) for s in range(len(parts[0]))]
+                tail_folded = world > 2 and 0 < n % bs < world
+                if not tail_folded:
+                    assert merged == one, (n, bs, world)
+                assert [i for b in merged for i in b] == list(sampler)
+                assert all(len(p[s]) >= 1 for p in parts for s in range(len(p)))
+            skipping = _Batches(sampler, bs)
+            skipping.skip = 2
+            assert list(skipping) == one[2:] and list(skipping) == one  # skip applies once

@@ -14,6 +14,7 @@ class ScaleEncoderGradients(GradientPolicy):
     """Multiplies the gradients of ``modality``'s encoder by ``factor`` after every backward."""
 
     name = "test-scale"
+    epoch_fields = ("norms",)
 
     @dataclass
     class Options:

@@ -40,6 +40,8 @@ def build_parser() -> argparse.ArgumentParser:
     c.add_argument("--baseline", help="override compare.baseline")
     c.add_argument("--out", default="runs/compare", help="comparison directory")
     c.add_argument("--jobs", type=int, default=1, help="runs in parallel (processes)")
+    c.add_argument("--nproc-per-node", type=int, default=1, metavar="K",
+                   help="train each run with DDP on K processes (torchrun --standalone)")
     c.add_argument("--resume", action="store_true", help="reuse finished runs, resume the rest")
     c.add_argument("--overwrite", action="store_true", help="replace a comparison already in --out")
 
@@ -69,19 +71,31 @@ def main(argv: list[str] | None = None) -> int:
     args = build_parser().parse_args(argv)
     logging.basicConfig(level=logging.WARNING if getattr(args, "quiet", False) else logging.INFO,
                         format="%(message)s")
-    from ..core.errors import MmbssError
+    from ..core.errors import InvalidValueError, MmbssError
     from ..engine import TrainingDiverged
+    from ..engine.distributed import torchrun_world
 
+    quiet_rank = int(os.environ.get("RANK", "0")) != 0  # under torchrun only rank 0 speaks
+    if quiet_rank:
+        logging.getLogger().setLevel(logging.ERROR)
     try:
+        if torchrun_world() > 1 and args.command != "train":
+            raise InvalidValueError(f"'mmbss {args.command}' runs on one process, but torchrun started "
+                             f"{torchrun_world()}; only 'mmbss train' uses DDP. Run it without "
+                             f"torchrun" + (" (its runs can each use K processes: mmbss compare "
+                                            "--nproc-per-node K)." if args.command == "compare"
+                                            else "."))
         return _COMMANDS[args.command](args)
     except TrainingDiverged as e:
-        print(f"mmbss: error: {e}", file=sys.stderr)
+        if not quiet_rank:
+            print(f"mmbss: error: {e}", file=sys.stderr)
         return 1
     except (MmbssError, KeyError, OSError) as e:  # KeyError: a state's keys; OSError: paths
         if os.environ.get("MMBSS_DEBUG"):
             raise
         msg = e.args[0] if isinstance(e, KeyError) and e.args else e
-        print(f"mmbss: error: {msg}", file=sys.stderr)
+        if not quiet_rank:
+            print(f"mmbss: error: {msg}", file=sys.stderr)
         return 2
 
 
@@ -95,6 +109,8 @@ def _train(args) -> int:
               f"(see configs/ for ready configs)", file=sys.stderr)
     out = args.out or f"runs/{cfg.method.name}-seed{cfg.train.seed}"
     s = train(cfg, out, resume=args.resume, overwrite=args.overwrite, quiet=args.quiet)
+    if int(os.environ.get("RANK", "0")) != 0:
+        return 0  # rank 0 reports (and plots)
     from ..engine.plots import plot_run
 
     plot_run(out)
@@ -125,7 +141,7 @@ def _compare(args) -> int:
     if args.baseline is not None:
         cfg.compare.baseline = args.baseline
     result = compare(cfg, args.out, overwrite=args.overwrite, resume=args.resume,
-                     quiet=args.quiet, jobs=args.jobs)
+                     quiet=args.quiet, jobs=args.jobs, nproc_per_node=args.nproc_per_node)
     print(result["table"])
     print(f"results: {Path(args.out) / 'results.csv'}, table: {Path(args.out) / 'table.md'}, "
           f"plots: {Path(args.out) / 'plots'}")

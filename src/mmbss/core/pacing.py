@@ -67,29 +67,49 @@ def list_pacings() -> list[str]:
     return PACINGS.names()
 
 
+def _root_fn(p: float, l0: float) -> float:
+    return math.sqrt(l0**2 + (1 - l0**2) * p)
+
+
+def _linear_fn(p: float, l0: float) -> float:
+    return l0 + (1 - l0) * p
+
+
+def _geometric_fn(p: float, l0: float) -> float:
+    return l0 ** (1 - p)
+
+
+def _step_fn(p: float, l0: float, num_steps: int) -> float:
+    return l0 + (1 - l0) * math.floor(p * num_steps) / num_steps
+
+
+def _constant_fn(p: float, l0: float) -> float:
+    return 1.0
+
+
+# module-level functions, not lambdas: a Pacing (and every scheduler holding one) pickles, so it
+# crosses spawn-started DataLoader workers, ddp_spawn and torch.save
 @PACINGS.register("root")
 def _root(*, lambda0: float, t_grow: int) -> Pacing:
-    return Pacing("root", lambda p, l0: math.sqrt(l0**2 + (1 - l0**2) * p),
-                  lambda0=lambda0, t_grow=t_grow)
+    return Pacing("root", _root_fn, lambda0=lambda0, t_grow=t_grow)
 
 
 @PACINGS.register("linear")
 def _linear(*, lambda0: float, t_grow: int) -> Pacing:
-    return Pacing("linear", lambda p, l0: l0 + (1 - l0) * p, lambda0=lambda0, t_grow=t_grow)
+    return Pacing("linear", _linear_fn, lambda0=lambda0, t_grow=t_grow)
 
 
 @PACINGS.register("geometric")
 def _geometric(*, lambda0: float, t_grow: int) -> Pacing:
-    return Pacing("geometric", lambda p, l0: l0 ** (1 - p), lambda0=lambda0, t_grow=t_grow)
+    return Pacing("geometric", _geometric_fn, lambda0=lambda0, t_grow=t_grow)
 
 
 @PACINGS.register("step")
 def _step(*, lambda0: float, t_grow: int, num_steps: int = 4) -> Pacing:
     check_int("pacing", "num_steps", num_steps, low=1)
-    return Pacing("step", lambda p, l0, num_steps: l0 + (1 - l0) * math.floor(p * num_steps) / num_steps,
-                  lambda0=lambda0, t_grow=t_grow, num_steps=num_steps)
+    return Pacing("step", _step_fn, lambda0=lambda0, t_grow=t_grow, num_steps=num_steps)
 
 
 @PACINGS.register("constant")
 def _constant(*, lambda0: float, t_grow: int) -> Pacing:
-    return Pacing("constant", lambda p, l0: 1.0, lambda0=lambda0, t_grow=t_grow)
+    return Pacing("constant", _constant_fn, lambda0=lambda0, t_grow=t_grow)

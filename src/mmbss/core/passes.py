@@ -6,6 +6,11 @@ Works with any model that returns the SPEC §1 outputs — an object with ``fuse
 ``{"modalities": {name: Tensor[B, ...]}, "label": Tensor[B], "index": Tensor[B]}``. Outputs are
 placed by each batch's ``index``, so the loader may use any sampler (shuffled, sharded).
 
+Under an initialised ``torch.distributed`` process group every function gathers by default: call
+it on every rank with that rank's shard (e.g. a ``DistributedSampler`` loader) and each rank gets
+the outputs or raw criteria of the whole set. Criteria are gathered *raw* and combined once, so
+the scores equal a single-process pass (normalising each shard's scores on its own would not).
+
 Example:
     >>> import torch
     >>> from mmbss import BalanceScorer, score_dataset
@@ -24,6 +29,7 @@ from collections.abc import Iterable, Mapping
 
 import torch
 
+from .distributed import is_distributed, merge_by_index
 from .errors import InvalidTypeError, InvalidValueError
 
 __all__ = ["collect_outputs", "score_criteria", "score_dataset", "split_outputs"]
@@ -43,7 +49,8 @@ def split_outputs(out) -> tuple[torch.Tensor, dict, dict | None, dict | None]:
 
 @torch.no_grad()
 def collect_outputs(model: torch.nn.Module, loader: Iterable, *, num_samples: int | None = None,
-                    device: torch.device | str | None = None, keep_features: bool = False) -> dict:
+                    device: torch.device | str | None = None, keep_features: bool = False,
+                    gather: bool | None = None) -> dict:
     """Run ``model`` in eval mode over ``loader`` and place every output by sample index.
 
     The model's train/eval mode is restored afterwards (also on error); no autograd.
@@ -54,6 +61,8 @@ def collect_outputs(model: torch.nn.Module, loader: Iterable, *, num_samples: in
         num_samples: N; default ``len(loader.dataset)``.
         device: where batches go; default the device of the model's first parameter (or CPU).
         keep_features: also collect ``features`` and ``head_inputs``.
+        gather: merge the rows of every rank (default: when a process group of more than one
+            process is initialised; then call it on every rank).
     Returns:
         ``{"fused": [N, C], "unimodal": {m: [N, C]}, "labels": LongTensor[N],
         "features": {m: [N, D_m]} | None, "head_inputs": {...} | None, "seen": BoolTensor[N]}``
@@ -87,6 +96,8 @@ def collect_outputs(model: torch.nn.Module, loader: Iterable, *, num_samples: in
             seen[idx] = True
     finally:
         model.train(was_training)
+    if gather if gather is not None else is_distributed():
+        store, seen = merge_by_index(store, seen) if store else _empty_everywhere(n)
     if not store:
         raise InvalidValueError(f"the loader yielded no batch; expected batches covering {n} samples.")
     group = lambda tag: {k.split("/", 1)[1]: v for k, v in store.items()  # noqa: E731
@@ -97,34 +108,49 @@ def collect_outputs(model: torch.nn.Module, loader: Iterable, *, num_samples: in
 
 
 def score_criteria(model: torch.nn.Module, loader: Iterable, scorer, *,
-                   num_samples: int | None = None,
-                   device: torch.device | str | None = None) -> tuple[dict, torch.Tensor]:
+                   num_samples: int | None = None, device: torch.device | str | None = None,
+                   gather: bool | None = None) -> tuple[dict, torch.Tensor]:
     """Raw criteria of every sample (``scorer.criteria`` over one eval-mode pass) and the
-    ``seen`` mask, BoolTensor[N] (False where the loader did not yield the sample, e.g. another
-    rank's shard: all-gather before combining)."""
+    ``seen`` mask, BoolTensor[N] (False where no rank's loader yielded the sample).
+
+    Under a process group (``gather``, as in :func:`collect_outputs`) each rank computes the
+    criteria of its own shard and the raw criteria are merged, so every rank returns the same
+    full criteria (N floats per criterion cross the network, not the logits)."""
     out = collect_outputs(model, loader, num_samples=num_samples, device=device,
                           keep_features=scorer.correlation == "feature"
-                          or scorer.information == "gradient")
+                          or scorer.information == "gradient", gather=False)
     criteria = scorer.criteria(out["fused"], out["unimodal"], out["labels"],
                                features=out["features"], head_inputs=out["head_inputs"])
-    return criteria, out["seen"]
+    seen = out["seen"]
+    if gather if gather is not None else is_distributed():
+        criteria, seen = merge_by_index(dict(criteria), seen)
+    return criteria, seen
 
 
 def score_dataset(model: torch.nn.Module, loader: Iterable, scorer, *,
-                  num_samples: int | None = None,
-                  device: torch.device | str | None = None) -> torch.Tensor:
+                  num_samples: int | None = None, device: torch.device | str | None = None,
+                  gather: bool | None = None) -> torch.Tensor:
     """Imbalance scores d, Tensor[N] in [0, 2], of every sample from one eval-mode pass (SPEC §2:
-    use a loader without augmentation). The loader must cover every sample.
+    use a loader without augmentation). The loader must cover every sample; under a process
+    group the ranks' loaders together must (each rank passes its shard, every rank gets all N
+    scores, equal to a single-process pass).
 
     Raises:
-        ValueError: some samples were not yielded by ``loader``.
+        ValueError: some samples were not yielded by ``loader`` (by any rank's loader).
     """
-    criteria, seen = score_criteria(model, loader, scorer, num_samples=num_samples, device=device)
+    criteria, seen = score_criteria(model, loader, scorer, num_samples=num_samples, device=device,
+                                    gather=gather)
     if not bool(seen.all()):
+        where = " over all ranks" if (gather if gather is not None else is_distributed()) else ""
         raise InvalidValueError(f"score_dataset: the loader yielded {int(seen.sum())} of {seen.numel()} "
-                                f"samples; score with a loader over the whole set (no sharding, no "
-                                f"drop_last), or use score_criteria and gather the shards.")
+                                f"samples{where}; score with a loader over the whole set (no "
+                                f"sharding, no drop_last), or give every rank a shard of it.")
     return scorer.combine(criteria)
+
+
+def _empty_everywhere(n: int):
+    raise InvalidValueError(f"the loader of this rank yielded no batch; expected batches covering {n} "
+                            f"samples over all ranks (give every rank a shard).")
 
 
 def _num_samples(loader, num_samples: int | None) -> int:

@@ -25,6 +25,7 @@ import torch.distributed as dist
 from torch.utils.data import Sampler
 
 from ._validation import check_bool, check_int
+from .distributed import check_same_everywhere
 from .errors import InvalidTypeError, InvalidValueError
 
 __all__ = ["BalanceSampler", "shard"]
@@ -79,6 +80,10 @@ def shard(sequence: torch.Tensor, num_replicas: int, rank: int, drop_last: bool 
 class BalanceSampler(Sampler[int]):
     """Yields this rank's share of ``scheduler.indices(epoch)``.
 
+    Under an initialised process group, every epoch's first iteration checks that all ranks hold
+    the same sequence (one all-gather of a 64-bit digest) and raises on every rank, naming the
+    ranks that differ, when they do not.
+
     Args:
         scheduler: any mmbss scheduler (it decides the global sequence).
         num_replicas: number of processes; default: the world size of the initialised
@@ -125,7 +130,10 @@ class BalanceSampler(Sampler[int]):
         return n // self.num_replicas if self.drop_last else math.ceil(n / self.num_replicas)
 
     def __iter__(self) -> Iterator[int]:
-        mine = shard(self.scheduler.indices(self.epoch), self.num_replicas, self.rank, self.drop_last)
+        sequence = self.scheduler.indices(self.epoch)
+        if self.num_replicas > 1:  # once per epoch: every rank must share out the same sequence
+            check_same_everywhere(f"BalanceSampler: the sequence of epoch {self.epoch}", sequence)
+        mine = shard(sequence, self.num_replicas, self.rank, self.drop_last)
         return iter(mine.tolist())
 
     def state_dict(self) -> dict:

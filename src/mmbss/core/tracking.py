@@ -7,6 +7,7 @@ from collections.abc import Mapping
 import torch
 
 from ._validation import check_choice, check_int
+from .distributed import is_distributed, merge_by_index
 from .errors import CallOrderError, InvalidTypeError, InvalidValueError
 
 __all__ = ["OnlineScoreTracker"]
@@ -23,6 +24,13 @@ class OnlineScoreTracker:
     * ``"mean"`` (default): the mean raw criterion of the seen samples — a neutral score, so they
       are neither pushed first nor last;
     * ``"error"``: :meth:`scores` raises, naming how many samples were never seen.
+
+    **Under DDP** each rank records only the samples of its own shard. Call :meth:`merge` on every
+    rank before :meth:`criteria` / :meth:`scores`: it gathers what every rank recorded, keeping
+    for each sample its most recent record (by the step it was recorded at: every rank counts one
+    step per :meth:`record` call), so all ranks hold the same values and build the same sequence.
+    Under an initialised process group of more than one process, :meth:`criteria` refuses to run
+    on records that were not merged.
 
     Args:
         num_samples: N, size of the training set.
@@ -44,6 +52,9 @@ class OnlineScoreTracker:
         self.unseen = check_choice("OnlineScoreTracker", "unseen", unseen, ("mean", "error"))
         self._values: dict[str, torch.Tensor] = {}
         self.seen = torch.zeros(num_samples, dtype=torch.bool)
+        self.step = torch.full((num_samples,), -1, dtype=torch.long)  # record call of each value
+        self.count = 0  # record() calls so far
+        self._merged = True
 
     def record(self, indices: torch.Tensor, criteria: Mapping[str, torch.Tensor]) -> None:
         """Store ``criteria`` (dict name -> Tensor[B]) of the samples ``indices`` (LongTensor[B]).
@@ -84,9 +95,29 @@ class OnlineScoreTracker:
             store = self._values.setdefault(name, torch.zeros(self.num_samples, dtype=torch.float64))
             store[idx] = v
         self.seen[idx] = True
+        self.step[idx] = self.count
+        self.count += 1
+        self._merged = False
+
+    def merge(self) -> None:
+        """Gather every rank's records (call it on every rank); the most recent record of each
+        sample wins. A no-op on one process."""
+        if not is_distributed():
+            self._merged = True
+            return
+        names = sorted(self._values)
+        values = {k: self._values[k] for k in names}
+        values["step"] = self.step.to(torch.float64)
+        merged, seen = merge_by_index(values, self.seen, priority=self.step)
+        self.step = merged.pop("step").long()
+        self._values, self.seen, self._merged = merged, seen, True
 
     def criteria(self) -> dict[str, torch.Tensor]:
         """Full raw criteria, dict name -> Tensor[N], never-seen samples filled per ``unseen``."""
+        if not self._merged and is_distributed():
+            raise CallOrderError("OnlineScoreTracker: under DDP each rank holds only its own "
+                                 "samples' records; call merge() on every rank first (else the "
+                                 "ranks build different sequences).")
         n_seen = int(self.seen.sum())
         if n_seen == 0:
             raise CallOrderError("OnlineScoreTracker: no sample recorded yet; train a warm-up epoch "
@@ -106,8 +137,9 @@ class OnlineScoreTracker:
         return scorer.combine(self.criteria())
 
     def state_dict(self) -> dict:
-        """Recorded values and the seen mask."""
-        return {"values": {k: v.clone() for k, v in self._values.items()}, "seen": self.seen.clone()}
+        """Recorded values, the seen mask, the step of each record and the record count."""
+        return {"values": {k: v.clone() for k, v in self._values.items()}, "seen": self.seen.clone(),
+                "step": self.step.clone(), "count": self.count}
 
     def load_state_dict(self, state: dict) -> None:
         """Restore :meth:`state_dict`.
@@ -122,8 +154,9 @@ class OnlineScoreTracker:
         if not isinstance(state, Mapping):
             raise InvalidTypeError(f"{owner}: 'state' must be a dict with keys 'seen' and 'values' (from "
                                    f"OnlineScoreTracker.state_dict()); got {type(state).__name__}.")
-        if set(state) != {"values", "seen"}:
-            raise KeyError(f"{owner}: expected keys ['seen', 'values']; got {sorted(state)}.")
+        if set(state) not in ({"values", "seen", "step", "count"}, {"values", "seen"}):
+            raise KeyError(f"{owner}: expected keys ['count', 'seen', 'step', 'values'] (or the "
+                           f"older ['seen', 'values']); got {sorted(state)}.")
         seen, values = state["seen"], state["values"]
         if not isinstance(seen, torch.Tensor) or seen.dtype != torch.bool:
             shown = f"dtype {seen.dtype}" if isinstance(seen, torch.Tensor) else type(seen).__name__
@@ -135,12 +168,18 @@ class OnlineScoreTracker:
                      "{" + ", ".join(f"{k!r}: {type(v).__name__}" for k, v in values.items()) + "}")
             raise InvalidTypeError(f"{owner}: 'values' must be a dict criterion name -> Tensor[N]; got "
                                    f"{shown}.")
-        shapes = [tuple(v.shape) for v in [seen, *values.values()]]
+        step = state.get("step", torch.where(seen, 0, -1))  # the older form: one record each
+        if not isinstance(step, torch.Tensor) or step.dtype != torch.long:
+            raise InvalidTypeError(f"{owner}: 'step' must be a LongTensor[N] (the record call of each "
+                                   f"value); got {type(step).__name__}.")
+        shapes = [tuple(v.shape) for v in [seen, step, *values.values()]]
         if any(sh != (self.num_samples,) for sh in shapes):
             raise InvalidValueError(f"OnlineScoreTracker.load_state_dict: every tensor of the state must "
                              f"have shape ({self.num_samples},) (this tracker's N); got {shapes}.")
         self._values = {k: v.clone() for k, v in values.items()}
-        self.seen = seen.clone()
+        self.seen, self.step = seen.clone(), step.clone()
+        self.count = int(state.get("count", 1 if bool(seen.any()) else 0))
+        self._merged = True
 
 
 def _check_criteria(criteria: object) -> None:

@@ -19,6 +19,7 @@ from ..core.errors import InvalidValueError
 from ..core.samplers import BalanceSampler
 from ..core.tracking import OnlineScoreTracker
 from .config import Config, config_to_dict
+from .distributed import Launch
 from .loaders import Batches, eval_loader, train_loader
 
 __all__ = ["Run", "build_run", "build_data", "check_configs"]
@@ -39,35 +40,85 @@ class Run:
     tracker: OnlineScoreTracker | None
     device: torch.device
     labels: torch.Tensor | None = None  # of the training samples, read when first needed
+    where: Launch = Launch()  # world size and rank (one process unless started by torchrun)
+    train_model: torch.nn.Module | None = None  # what the training step calls (DDP / compiled)
+    batches: Batches | None = None  # the train loader's batch sampler
+    scaler: object = None  # torch.amp.GradScaler with train.amp = fp16
+
+    def sizes(self, split: str) -> int:
+        """The number of samples of a split (``train_eval``: the training split)."""
+        return len(getattr(self.bundle, split))
 
 
-def build_run(cfg: Config) -> Run:
-    """Build data, model, optimiser, LR schedule, method, scheduler, sampler and loaders from ``cfg``."""
+def build_run(cfg: Config, where: Launch | None = None) -> Run:
+    """Build data, model, optimiser, LR schedule, method, scheduler, sampler and loaders from
+    ``cfg``, for this process of ``where`` (default: one process on ``train.device``)."""
     from ..methods import create_method
     from ..models import build_model
 
     t = cfg.train
     _check_train(t)
-    device = torch.device("cuda" if t.device == "auto" and torch.cuda.is_available()
-                          else ("cpu" if t.device == "auto" else t.device))
+    if where is None:
+        where = Launch(device=torch.device("cuda" if t.device == "auto" and torch.cuda.is_available()
+                                           else ("cpu" if t.device == "auto" else t.device)))
+    device = where.device
     bundle = build_data(cfg)
     torch.manual_seed(mix_seed(t.seed, "init"))
     model = build_model(bundle.modality_shapes, bundle.num_classes, encoder=cfg.model.encoder,
                         fusion=cfg.model.fusion, encoder_kw=cfg.model.encoder_kw,
                         fusion_kw=cfg.model.fusion_kw).to(device)
+    if t.channels_last:
+        model = model.to(memory_format=torch.channels_last)
     optimizer, lr_schedule = _optimiser(cfg, model)
     _check_splits(bundle, cfg)
+    _check_world(len(bundle.train), t.batch_size, where.world)
     method = create_method(cfg)
     scheduler = _method_scheduler(cfg, method, model, len(bundle.train))
     n = len(bundle.train)
-    sampler = BalanceSampler(scheduler, num_replicas=1, rank=0)
+    sampler = BalanceSampler(scheduler, num_replicas=1, rank=0)  # the whole sequence, every rank
+    batches = Batches(sampler, t.batch_size, where.world, where.rank)
     io = {"num_workers": t.num_workers, "device": device, "seed": t.seed}
-    loaders = {"train": train_loader(bundle.train, Batches(sampler, t.batch_size), **io),
-               **{split: eval_loader(getattr(bundle, split), t.eval_batch_size, **io)
+    loaders = {"train": train_loader(bundle.train, batches, **io),
+               **{split: eval_loader(_shard(getattr(bundle, split), where), t.eval_batch_size, **io)
                   for split in ("train_eval", "val", "test")}}
     tracker = OnlineScoreTracker(n) if method.scorer is not None and method.scoring == "online" else None
+    train_model = model
+    if where.distributed:
+        from torch.nn.parallel import DistributedDataParallel
+
+        train_model = DistributedDataParallel(
+            model, device_ids=[device.index] if device.type == "cuda" else None)
+    if t.compile:
+        train_model = torch.compile(train_model)
+    scaler = torch.amp.GradScaler(device.type) if t.amp == "fp16" else None
     return Run(cfg, bundle, model, optimizer, lr_schedule, method, scheduler, sampler, loaders,
-               tracker, device)
+               tracker, device, where=where, train_model=train_model, batches=batches, scaler=scaler)
+
+
+def _shard(dataset, where: Launch):
+    """This rank's contiguous part of an evaluation split (the whole split on one process)."""
+    if not where.distributed:
+        return dataset
+    from torch.utils.data import Subset
+
+    part = torch.arange(len(dataset)).tensor_split(where.world)[where.rank]
+    return Subset(dataset, part.tolist())
+
+
+def _check_world(n: int, batch_size: int, world: int) -> None:
+    """Under torchrun: every rank needs samples, and the global batch must split evenly."""
+    if world <= 1:
+        return
+    if world > n:
+        raise InvalidValueError(f"torchrun started {world} processes, more than the {n} training "
+                                f"samples, so some ranks would have nothing to train on; start at "
+                                f"most {n} processes.")
+    if batch_size % world:
+        lower, upper = batch_size - batch_size % world, batch_size + world - batch_size % world
+        valid = [b for b in (lower, upper) if world <= b <= n]
+        raise InvalidValueError(f"train: 'batch_size' ({batch_size}) is the global batch, split over "
+                                f"the {world} processes, but {world} does not divide it; use "
+                                f"{' or '.join(map(str, valid))} (or another multiple of {world}).")
 
 
 def check_configs(cfgs: list[Config], built: dict | None = None) -> None:
@@ -163,7 +214,14 @@ def _check_splits(bundle, cfg: Config) -> None:
 
 
 def _check_train(t) -> None:
+    from ..core._validation import check_bool
+
     check_choice("train", "predict", t.predict, ("sum", "fused", "unimodal"))
+    check_int("train", "checkpoint_every", t.checkpoint_every, low=1, allow_none=True)
+    check_choice("train", "amp", t.amp, ("off", "bf16", "fp16"))
+    check_bool("train", "channels_last", t.channels_last)
+    check_bool("train", "compile", t.compile)
+    check_float("train", "ddp_timeout", t.ddp_timeout, low=0.0, low_open=True)
     check_choice("train", "select_metric", t.select_metric, ("acc", "macro_f1", "map"))
     for name in ("epochs", "batch_size", "eval_batch_size"):
         check_int("train", name, getattr(t, name), low=1)

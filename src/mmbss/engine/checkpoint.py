@@ -2,7 +2,7 @@
 
 Every checkpoint file is ``torch.save`` of one plain dict::
 
-    {"format": "mmbss-checkpoint", "version": 2, "kind": "resume" | "best",
+    {"format": "mmbss-checkpoint", "version": 3, "kind": "resume" | "best",
      "sha256": <digest of the payload>, "payload": {...}}
 
 and is read back with ``torch.load(weights_only=True)`` only, so a file can hold tensors, numbers,
@@ -36,9 +36,9 @@ __all__ = ["save_atomic", "save_checkpoint", "load_checkpoint", "save_resume", "
 
 log = logging.getLogger(__name__)
 
-FORMAT, VERSION = "mmbss-checkpoint", 2
+FORMAT, VERSION = "mmbss-checkpoint", 3
 RESUME_KEYS = frozenset({"model", "optimizer", "lr_schedule", "scheduler", "sampler", "tracker",
-                         "method", "epoch", "step", "best", "config", "rng"})
+                         "method", "epoch", "step", "best", "config", "rng", "within", "scaler"})
 BEST_KEYS = frozenset({"model", "epoch", "config"})
 _REQUIRED = {"resume": RESUME_KEYS, "best": BEST_KEYS}
 LAST, PREVIOUS = "last.pt", "previous.pt"

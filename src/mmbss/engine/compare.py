@@ -18,7 +18,7 @@ from multiprocessing import get_context
 from pathlib import Path
 
 from ..core._validation import check_int, check_name
-from ..core.errors import InvalidValueError
+from ..core.errors import InvalidValueError, MmbssError
 from .build import check_configs
 from .config import (
     CompareConfig,
@@ -28,7 +28,7 @@ from .config import (
     changes_since,
     config_to_dict,
 )
-from .rundir import RunExistsError, child_dir, clear_output_dir, is_stamped
+from .rundir import RunExistsError, child_dir, clear_output_dir, is_stamped, write_text_atomic
 from .trainer import train
 
 __all__ = ["compare", "method_entries", "format_table"]
@@ -64,7 +64,7 @@ def method_entries(cfg: Config) -> list[tuple[str, Config]]:
 
 
 def compare(cfg: Config, out_dir: str | Path, *, overwrite: bool = False, resume: bool = False,
-            quiet: bool = False, jobs: int = 1) -> dict:
+            quiet: bool = False, jobs: int = 1, nproc_per_node: int = 1) -> dict:
     """Run every (method, seed), write ``results.csv``, ``table.md``, ``table.csv`` and plots.
 
     Args:
@@ -72,6 +72,8 @@ def compare(cfg: Config, out_dir: str | Path, *, overwrite: bool = False, resume
         out_dir: comparison directory.
         overwrite: replace an existing comparison; resume: reuse finished runs, resume the others.
         jobs: runs in parallel (processes; each gets ``cpu_count // jobs`` torch threads).
+        nproc_per_node: train each run with DDP on this many processes (each run is started as
+            ``torchrun --standalone --nproc_per_node=K -m mmbss train ...``; 1: in this process).
     Returns:
         dict with ``rows`` (one per run) and ``table`` (the Markdown text).
     """
@@ -92,6 +94,7 @@ def compare(cfg: Config, out_dir: str | Path, *, overwrite: bool = False, resume
         except (ValueError, TypeError) as e:
             raise type(e)(f"compare.methods[{i}] ({label}): {e}") from None
     check_int("compare", "jobs", jobs, low=1)
+    check_int("compare", "nproc_per_node", nproc_per_node, low=1)
     if resume and out.is_dir() and any(out.iterdir()):
         if not (out / ".mmbss-comparison").is_file():
             raise RunExistsError(f"cannot resume: '{out}' was not made by mmbss as a comparison.")
@@ -104,8 +107,9 @@ def compare(cfg: Config, out_dir: str | Path, *, overwrite: bool = False, resume
             rc.train.seed = seed
             rc.compare = CompareConfig()  # a run's config holds the run alone (resumable as such)
             run_dir = child_dir(out, "runs", label, f"seed{seed}")
-            jobs_list.append((label, seed, config_to_dict(rc), str(run_dir),
-                              resume, quiet, max(1, (os.cpu_count() or 1) // max(1, jobs))))
+            jobs_list.append((label, seed, config_to_dict(rc), str(run_dir), resume, quiet,
+                              max(1, (os.cpu_count() or 1) // max(1, jobs * nproc_per_node)),
+                              nproc_per_node))
     jobs_list = [(*j, f"[{i + 1}/{len(jobs_list)}]") for i, j in enumerate(jobs_list)]
     if jobs > 1:
         with ProcessPoolExecutor(jobs, mp_context=get_context("spawn"),
@@ -146,13 +150,16 @@ def _one_run(job) -> dict:
 
     from .config import config_from_dict
 
-    label, seed, cfg_dict, run_dir, resume, quiet, threads, tag = job
+    label, seed, cfg_dict, run_dir, resume, quiet, threads, nproc, tag = job
     torch.set_num_threads(threads)
     cfg = config_from_dict(cfg_dict)
     summary_file = Path(run_dir) / "summary.json"
     if resume and summary_file.is_file() and not changes_since(run_dir, cfg):
         log.info("%s %s seed %d: reusing the finished run in %s", tag, label, seed, run_dir)
         return json.loads(summary_file.read_text())
+    if nproc > 1:
+        return _torchrun_run(cfg_dict, Path(run_dir), resume and is_stamped(Path(run_dir), "run"),
+                             nproc, threads, f"{tag} {label} seed {seed}")
     epoch_log = logging.getLogger("mmbss.engine.trainer")
     level, t0 = epoch_log.level, time.perf_counter()
     epoch_log.setLevel(logging.WARNING)  # one line per run instead of one per epoch
@@ -162,6 +169,40 @@ def _one_run(job) -> dict:
         epoch_log.setLevel(level)
     log.info("%s %s seed %d: test acc %.2f %% at best-val epoch %d (%.0f s)", tag, label, seed,
              100 * s["test"]["acc"], s["best_epoch"], time.perf_counter() - t0)
+    return s
+
+
+class RunFailed(MmbssError, RuntimeError):
+    """A run of a comparison, started under torchrun, failed (its first error line included)."""
+
+
+def _torchrun_run(cfg_dict: dict, run_dir: Path, resume: bool, nproc: int, threads: int,
+                  what: str) -> dict:
+    """One run of a comparison trained by ``torchrun --standalone --nproc_per_node=nproc -m mmbss
+    train`` (its config goes through a file next to the run directory)."""
+    import subprocess
+    import sys
+    import time
+
+    import yaml
+
+    cfg_file = run_dir.parent / f".{run_dir.name}.yaml"
+    cfg_file.parent.mkdir(parents=True, exist_ok=True)
+    write_text_atomic(cfg_file, yaml.safe_dump(cfg_dict, sort_keys=False))
+    cmd = [sys.executable, "-m", "torch.distributed.run", "--standalone",
+           f"--nproc_per_node={nproc}", "-m", "mmbss", "train", "--config", str(cfg_file),
+           "--out", str(run_dir), "--quiet", *(["--resume"] if resume else [])]
+    t0 = time.perf_counter()
+    proc = subprocess.run(cmd, capture_output=True, text=True,
+                          env={**os.environ, "OMP_NUM_THREADS": str(threads)})
+    if proc.returncode != 0:
+        errors = [ln for ln in proc.stderr.splitlines() if ln.startswith("mmbss: error:")]
+        raise RunFailed(f"{what}: torchrun exited with {proc.returncode}: "
+                           f"{errors[0] if errors else proc.stderr.strip()[-2000:]}")
+    cfg_file.unlink(missing_ok=True)
+    s = json.loads((run_dir / "summary.json").read_text())
+    log.info("%s: test acc %.2f %% at best-val epoch %d (%.0f s, %d processes)", what,
+             100 * s["test"]["acc"], s["best_epoch"], time.perf_counter() - t0, nproc)
     return s
 
 

@@ -27,7 +27,7 @@ __all__ = ["Config", "DataConfig", "ModelConfig", "OptimConfig", "TrainConfig", 
            "config_from_dict", "diff_configs", "resume_changes", "RESUMABLE_KEYS", "ConfigError"]
 
 RESUMABLE_KEYS = ("optim.lr", "train.epochs", "train.eval_batch_size", "train.export_scores",
-                  "train.num_workers")
+                  "train.num_workers", "train.checkpoint_every", "train.ddp_timeout")
 """Config keys that ``--resume`` may change (recorded in ``resume_changes.jsonl``): a new
 ``optim.lr`` rescales the learning-rate schedule from the resumed epoch on; a larger
 ``train.epochs`` extends a run (not with ``optim.schedule: cosine``, whose length it sets)."""
@@ -85,6 +85,11 @@ class TrainConfig:
     device: str = "cpu"
     select_metric: str = "acc"
     export_scores: bool = True
+    checkpoint_every: int | None = None  # also save the resume state every N steps (mid-epoch)
+    amp: str = "off"                     # "off", "bf16" or "fp16" (autocast; GradScaler for fp16)
+    channels_last: bool = False          # channels-last memory format for 4-D inputs (CNNs)
+    compile: bool = False                # torch.compile the model for training
+    ddp_timeout: float = 600.0           # seconds a rank waits for the others before failing
 
 
 @dataclass

@@ -11,6 +11,7 @@ from dataclasses import dataclass
 import torch
 
 from ..core import passes
+from ..core.distributed import merge_by_index
 from ..core.errors import InvalidValueError
 from ..core.scoring import training_loss
 from ..methods.base import weighted_loss
@@ -31,10 +32,12 @@ class Outputs:
 
 
 def collect_outputs(model: torch.nn.Module, loader, device: torch.device,
-                    keep_features: bool = False) -> Outputs:
+                    keep_features: bool = False, num_samples: int | None = None) -> Outputs:
     """Every sample's outputs from one eval-mode pass over ``loader`` (placed by index); the
-    loader must cover its dataset."""
-    out = passes.collect_outputs(model, loader, device=device, keep_features=keep_features)
+    loader must cover its dataset of ``num_samples`` (under DDP: the ranks' loaders together,
+    whose outputs are gathered on every rank)."""
+    out = passes.collect_outputs(model, loader, device=device, keep_features=keep_features,
+                                 num_samples=num_samples)
     if not bool(out["seen"].all()):
         raise InvalidValueError(f"the evaluation loader yielded {int(out['seen'].sum())} of "
                                 f"{out['seen'].numel()} samples; every sample must be evaluated.")
@@ -50,27 +53,37 @@ def split_metrics(outputs: Outputs, method, model, predict: str, num_classes: in
 
 
 def exact_criteria(model: torch.nn.Module, loader, scorer, device: torch.device,
-                   gradient_mode: str = "heads") -> tuple[dict, torch.Tensor]:
-    """Raw criteria of every sample of ``loader``'s dataset from one eval-mode pass (SPEC §2),
-    and the samples' labels, LongTensor[N].
+                   gradient_mode: str = "heads", num_samples: int | None = None
+                   ) -> tuple[dict, torch.Tensor]:
+    """Raw criteria of every sample of ``loader``'s dataset (``num_samples`` of them) from one
+    eval-mode pass (SPEC §2), and the samples' labels, LongTensor[N].
 
     With ``scorer.information == "gradient"`` and ``gradient_mode == "exact"`` the closed form at the
     heads is replaced by the exact per-sample gradient norm over all parameters
-    (:func:`per_sample_grad_norms`).
+    (:func:`per_sample_grad_norms`). Under DDP each rank scores its shard and the raw criteria
+    (N numbers each, not the outputs) are gathered, so every rank returns the same values as
+    one process.
     """
-    out = collect_outputs(model, loader, device, keep_features=True)
-    criteria = scorer.criteria(out.fused, out.unimodal, out.labels, features=out.features,
-                               head_inputs=out.head_inputs)
+    out = passes.collect_outputs(model, loader, device=device, keep_features=True,
+                                 num_samples=num_samples, gather=False)
+    criteria = scorer.criteria(out["fused"], out["unimodal"], out["labels"],
+                               features=out["features"], head_inputs=out["head_inputs"])
     if scorer.information == "gradient" and gradient_mode == "exact":
         criteria["gradient"] = per_sample_grad_norms(
             model, loader, scorer.weight("fused"),
-            {m: scorer.weight(m) for m in model.encoders}, device=device)
-    return criteria, out.labels
+            {m: scorer.weight(m) for m in model.encoders}, device=device,
+            num_samples=len(out["seen"]))
+    merged, seen = merge_by_index({**criteria, "__label": out["labels"].double()}, out["seen"])
+    if not bool(seen.all()):
+        raise InvalidValueError(f"the scoring loader yielded {int(seen.sum())} of {seen.numel()} "
+                                f"samples; every training sample must be scored.")
+    labels = merged.pop("__label").long()
+    return merged, labels
 
 
 def per_sample_grad_norms(model: torch.nn.Module, loader, fused_weight: float,
                           unimodal_weights: dict, device: torch.device,
-                          chunk: int = 64) -> torch.Tensor:
+                          chunk: int = 64, num_samples: int | None = None) -> torch.Tensor:
     """Exact per-sample norm of the gradient of the training loss over all parameters, Tensor[N]
     (placed by each batch's ``index``).
 
@@ -92,7 +105,7 @@ def per_sample_grad_norms(model: torch.nn.Module, loader, fused_weight: float,
         return training_loss(out.fused, out.unimodal, y.unsqueeze(0), weights).sum()
 
     per_sample = vmap(grad(loss_of_one), in_dims=(None, 0, 0))
-    norms = torch.zeros(len(loader.dataset))
+    norms = torch.zeros(len(loader.dataset) if num_samples is None else num_samples)
     was_training = model.training
     model.eval()
     try:

@@ -36,28 +36,63 @@ def eval_loader(dataset: Dataset, batch_size: int, *, num_workers: int, device,
 
 
 class Batches(Sampler):
-    """Batches of ``batch_size`` indices from ``sampler``, built lazily; a last batch of a single
-    sample joins the batch before it (BatchNorm cannot train on one sample, and dropping it would
-    lose data)."""
+    """The epoch's global batches of ``batch_size`` indices from ``sampler`` (the whole sequence),
+    and this rank's part of each, built lazily.
 
-    def __init__(self, sampler: Sampler, batch_size: int):
+    * A last batch of a single sample joins the batch before it (BatchNorm cannot train on one
+      sample, and dropping it would lose data); with ``num_replicas`` > 2 a last batch of fewer
+      samples than ranks joins it too (else a rank would have nothing to train on).
+    * **Elastic determinism**: the global batches do not depend on ``num_replicas`` (except in
+      that last case), so at a fixed ``batch_size`` the set of samples of global step s is the
+      same for any number of processes; rank r trains on the r-th of ``num_replicas`` contiguous,
+      near-equal parts of it.
+    * :attr:`skip` global batches are skipped at the start of the next iteration (a resume
+      inside an epoch); it is reset to 0 afterwards.
+    """
+
+    def __init__(self, sampler: Sampler, batch_size: int, num_replicas: int = 1, rank: int = 0):
         self.sampler, self.batch_size = sampler, batch_size
+        self.num_replicas, self.rank, self.skip = num_replicas, rank, 0
+
+    def _min_last(self) -> int:
+        return max(2, self.num_replicas) if self.batch_size > 1 else 1
+
+    def global_sizes(self) -> list[int]:
+        """The sizes of this epoch's global batches (skipped ones included)."""
+        n = len(self.sampler)
+        full, rest = divmod(n, self.batch_size)
+        sizes = [self.batch_size] * full
+        if rest and sizes and rest < self._min_last():
+            sizes[-1] += rest
+        elif rest:
+            sizes.append(rest)
+        return sizes
 
     def __len__(self) -> int:
-        full, rest = divmod(len(self.sampler), self.batch_size)
-        return full + (rest > 1 or (rest == 1 and full == 0))
+        return max(0, len(self.global_sizes()) - self.skip)
 
-    def __iter__(self):  # one batch ahead, so that a last single sample can join it
-        batch, previous = [], None
+    def _part(self, batch: list[int]) -> list[int]:
+        if self.num_replicas == 1:
+            return batch
+        size, extra = divmod(len(batch), self.num_replicas)
+        start = self.rank * size + min(self.rank, extra)
+        return batch[start:start + size + (self.rank < extra)]
+
+    def __iter__(self):  # one batch ahead, so that a short last batch can join it
+        skip, self.skip = self.skip, 0
+        batch, previous, j = [], None, 0
         for i in self.sampler:
             batch.append(i)
             if len(batch) == self.batch_size:
                 if previous is not None:
-                    yield previous
+                    if j >= skip:
+                        yield self._part(previous)
+                    j += 1
                 previous, batch = batch, []
-        if previous is not None and len(batch) == 1 and self.batch_size > 1:
+        if previous is not None and 0 < len(batch) < self._min_last():
             previous, batch = previous + batch, []
-        if previous is not None:
-            yield previous
-        if batch:
-            yield batch
+        for last in (previous, batch):
+            if last:
+                if j >= skip:
+                    yield self._part(last)
+                j += 1

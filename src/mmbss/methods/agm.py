@@ -27,8 +27,8 @@ AGM re-weights the backward signal of each modality's *path* through the network
 Choices (documented, not from the official code): the loss is the sampling policy's (for
 ``agm`` alone, uniaux's: the fused loss on ``sum_m phi_m`` plus the unimodal heads' losses, which
 reach the encoders unmodulated; the official code has no unimodal heads); the running means count
-modulated steps only. Under DDP the batch scores must be all-reduced so that every rank uses the
-same k (not needed on one process).
+modulated steps only. Under DDP the batch scores are summed over the ranks, so every rank uses
+the same k.
 
 Example:
     >>> shapley_weights(2), shapley_weights(3)
@@ -44,7 +44,8 @@ from dataclasses import dataclass
 import torch
 
 from ..core._validation import check_bool, check_float, check_int
-from .base import GRADIENT_POLICIES, GradientPolicy, check_window, modality_encoders
+from ..core.distributed import all_reduce_sum
+from .base import GRADIENT_POLICIES, GradientPolicy, check_window, modality_encoders, unwrap
 
 __all__ = ["AGM", "shapley_weights", "shapley_outputs", "agm_coefficients"]
 
@@ -109,6 +110,7 @@ class AGM(GradientPolicy):
     """
 
     name = "agm"
+    epoch_fields = ("epoch", "_steps", "_coef", "_score", "_names")
 
     @dataclass
     class Options:
@@ -127,7 +129,7 @@ class AGM(GradientPolicy):
 
     def __init__(self, **options):
         super().__init__(**options)
-        self.epoch, self.running, self.count, self.scales = 0, None, 0, None
+        self.epoch, self.running, self.count, self.scales, self._names = 0, None, 0, None, []
         self._reset_stats()
 
     def _reset_stats(self) -> None:
@@ -141,23 +143,26 @@ class AGM(GradientPolicy):
         self._reset_stats()
 
     def forward(self, model, inputs: dict, labels: torch.Tensor):
-        out = model(inputs)
+        out = model(inputs)  # through DDP (it prepares the gradient all-reduce)
         names = list(modality_encoders("agm", model, out))
+        net = unwrap(model)  # the counterfactual passes bypass the wrapper
         coalition = {frozenset(names): out.fused}
-        was_training = model.training
-        model.eval()  # the counterfactual passes: running BN statistics, no dropout, with gradients
+        was_training = net.training
+        net.eval()  # the counterfactual passes: running BN statistics, no dropout, with gradients
         try:
             for size in range(1, len(names)):
                 for subset in itertools.combinations(names, size):
                     masked = {m: x if m in subset else torch.zeros_like(x) for m, x in inputs.items()}
-                    coalition[frozenset(subset)] = model(masked).fused
+                    coalition[frozenset(subset)] = net(masked).fused
         finally:
-            model.train(was_training)
+            net.train(was_training)
         phi = shapley_outputs(coalition, names)
         with torch.no_grad():
-            scores = torch.stack([
-                -torch.log(phi[m].softmax(-1).gather(1, labels[:, None]).clamp_min(1e-8)).mean()
-                for m in names]).double()
+            sums = torch.stack([  # summed over the global batch (all ranks), then the mean
+                -torch.log(phi[m].float().softmax(-1).gather(1, labels[:, None]).clamp_min(1e-8)).sum()
+                for m in names] + [torch.tensor(float(len(labels)), device=labels.device)]).double()
+            sums = all_reduce_sum(sums)
+            scores = sums[:-1] / sums[-1]
             if self.running is None:
                 self.running = torch.zeros(len(names), dtype=torch.float64, device=scores.device)
                 self.scales = torch.ones(len(names), dtype=torch.float64, device=scores.device)

@@ -20,6 +20,7 @@ returns the :class:`Method` the trainer drives.
 
 from __future__ import annotations
 
+import copy
 import dataclasses
 import difflib
 from collections.abc import Callable
@@ -34,6 +35,7 @@ from ..core.registry import Registry
 from ..core.scoring import BalanceScorer, training_loss
 
 __all__ = ["Method", "SamplingPolicy", "GradientPolicy", "EpochContext", "METHODS", "GRADIENT_POLICIES",
+           "unwrap",
            "create_method", "check_method_options", "list_methods", "list_gradient_policies",
            "weighted_loss"]
 
@@ -122,6 +124,12 @@ class GradientPolicy:
     """
 
     name = "gradient-policy"
+    epoch_fields: tuple[str, ...] = ()
+    """Attributes holding the current epoch's running statistics (reset in
+    :meth:`on_epoch_start`); saved with the state, so a run resumed inside an epoch logs the same
+    statistics as an uninterrupted one."""
+    share = 1.0  # this process's share of the global batch (Method.begin_step)
+    loss_scale = 1.0  # the fp16 GradScaler's scale of the loss being backpropagated
 
     @dataclass
     class Options:
@@ -192,8 +200,17 @@ class Method:
                      "make_scheduler"):
             setattr(self, attr, getattr(sampling, attr))
 
+    def begin_step(self, share: float = 1.0, loss_scale: float = 1.0) -> None:
+        """Before a training step: this process's share of the global batch (1 on one process;
+        ``n_local / B`` under DDP) and the fp16 loss scale (1 without a GradScaler). Gradient
+        policies read them as ``self.share`` and ``self.loss_scale``."""
+        for g in self.gradients:
+            g.share, g.loss_scale = share, loss_scale
+
     def forward(self, model, inputs: dict, labels: torch.Tensor):
-        """The training forward pass: the gradient policy's, else ``model(inputs)``."""
+        """The training forward pass: the gradient policy's, else ``model(inputs)``. ``model``
+        is what the trainer trains (a DistributedDataParallel or compiled wrapper under DDP or
+        ``train.compile``; :func:`unwrap` gives the MultiModalNet)."""
         for g in self.gradients:
             out = g.forward(model, inputs, labels)
             if out is not None:
@@ -229,17 +246,25 @@ class Method:
         return {g.name: g.epoch_stats() for g in self.gradients}
 
     def state_dict(self) -> dict:
-        """``{policy name: its state}``."""
-        return {g.name: g.state_dict() for g in self.gradients}
+        """``{policy name: its state}``; its running epoch statistics (``epoch_fields``) under
+        ``"__epoch__"``."""
+        out = {g.name: g.state_dict() for g in self.gradients}
+        epoch = {g.name: {f: copy.deepcopy(getattr(g, f)) for f in g.epoch_fields}
+                 for g in self.gradients if g.epoch_fields}
+        return {**out, "__epoch__": epoch} if epoch else out
 
     def load_state_dict(self, state: dict) -> None:
         """Restore :meth:`state_dict`; the policies must be the same."""
+        state = dict(state)
+        epoch = state.pop("__epoch__", {})
         names = [g.name for g in self.gradients]
         if sorted(state) != sorted(names):
             raise KeyError(f"Method.load_state_dict: the state holds the gradient policies "
                            f"{sorted(state)}, this method {sorted(names)}.")
         for g in self.gradients:
             g.load_state_dict(state[g.name])
+            for f, value in epoch.get(g.name, {}).items():
+                setattr(g, f, copy.deepcopy(value))
 
     def __repr__(self) -> str:
         return f"Method({self.name!r})"
@@ -290,11 +315,20 @@ def create_method(cfg) -> Method:
     return Method(name, policy, gradients)
 
 
+def unwrap(model):
+    """The module inside a DistributedDataParallel and/or ``torch.compile`` wrapper."""
+    while True:
+        inner = getattr(model, "module", None) or getattr(model, "_orig_mod", None)
+        if not isinstance(inner, nn.Module):
+            return model
+        model = inner
+
+
 def modality_encoders(policy: str, model, out) -> dict:
     """``{modality: encoder module}`` of ``model`` for every modality of the output ``out``; a
     model without one encoder per modality (``model.encoders``, as :class:`MultiModalNet` has)
     is refused with a message naming the gradient policy."""
-    encoders = getattr(model, "encoders", None)
+    encoders = getattr(unwrap(model), "encoders", None)
     names = list(out.unimodal)
     if not isinstance(encoders, nn.ModuleDict | dict) or sorted(encoders) != sorted(names):
         have = sorted(encoders) if isinstance(encoders, nn.ModuleDict | dict) else "none"

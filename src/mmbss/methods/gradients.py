@@ -34,6 +34,7 @@ import torch
 
 from ..core._rng import mix_seed
 from ..core._validation import check_bool, check_choice, check_float, check_int
+from ..core.distributed import all_reduce_sum
 from .base import GRADIENT_POLICIES, GradientPolicy, check_window, modality_encoders
 
 __all__ = ["OGMGE", "ogm_coefficient", "ogm_ratios"]
@@ -67,6 +68,7 @@ class OGMGE(GradientPolicy):
     """
 
     name = "ogm-ge"
+    epoch_fields = ("epoch", "_coef", "_damped", "_steps")
 
     @dataclass
     class Options:
@@ -105,7 +107,9 @@ class OGMGE(GradientPolicy):
         if not o.start_epoch <= self.epoch <= o.end_epoch:
             return
         encoders, names = modality_encoders("ogm-ge", model, out), list(out.unimodal)
-        scores = [float(out.unimodal[m].softmax(-1).gather(1, labels[:, None]).sum()) for m in names]
+        scores = all_reduce_sum(torch.stack([  # summed over the global batch (all ranks)
+            out.unimodal[m].detach().float().softmax(-1).gather(1, labels[:, None]).sum()
+            for m in names])).tolist()
         rhos = ogm_ratios(scores)
         if len(names) == 2:  # the official rule: exactly one damped; a tie damps the first
             damped = {names[1]} if rhos[1] > 1 else {names[0]}

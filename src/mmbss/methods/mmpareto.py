@@ -34,7 +34,8 @@ Choices (documented, not from the official code):
   "uniform x gamma" control that separates MMPareto's conflict handling from its larger encoder
   step (BASELINES.md §2.2: with gamma = 1.5 MMPareto also acts as a 1.5x encoder learning rate).
 
-Under DDP the per-loss gradients must be all-reduced before the test (not needed on one process).
+Under DDP ``g_mm`` (which ``torch.autograd.grad`` does not all-reduce, unlike ``backward``) is
+summed over the ranks, so the test and the weights are the global batch's on every rank.
 
 Example:
     >>> mgda_weight(torch.tensor([1.0, 0.0]), torch.tensor([-1.0, 1.0]))
@@ -49,6 +50,7 @@ import torch
 import torch.nn.functional as F
 
 from ..core._validation import check_bool, check_float
+from ..core.distributed import all_reduce_sum, is_distributed
 from ..core.errors import InvalidValueError
 from .base import GRADIENT_POLICIES, GradientPolicy, modality_encoders
 
@@ -95,6 +97,7 @@ class MMPareto(GradientPolicy):
     """
 
     name = "mmpareto"
+    epoch_fields = ("_steps", "_conflicts", "_cos")
 
     @dataclass
     class Options:
@@ -130,9 +133,15 @@ class MMPareto(GradientPolicy):
         self._params = {m: [p for p in enc.parameters() if p.requires_grad]
                         for m, enc in encoders.items()}
         flat = [p for ps in self._params.values() for p in ps]
-        loss_mm = self.fused_weight * F.cross_entropy(out.fused, labels)
+        # the global batch's mean loss: this rank's share of it (and the fp16 loss scale, undone
+        # below), summed over the ranks: the same g_mm as one process
+        loss_mm = self.fused_weight * F.cross_entropy(out.fused.float(), labels) * (self.share * self.loss_scale)
         grads = torch.autograd.grad(loss_mm, flat, retain_graph=True, allow_unused=True)
         grads = [torch.zeros_like(p) if g is None else g for p, g in zip(flat, grads, strict=True)]
+        if is_distributed() or self.loss_scale != 1.0:
+            vec = all_reduce_sum(torch.cat([g.reshape(-1) for g in grads])) / self.loss_scale
+            grads = [v.view_as(g) for v, g in zip(vec.split([g.numel() for g in grads]), grads,
+                                                      strict=True)]
         self._g_mm, i = {}, 0
         for m, ps in self._params.items():
             self._g_mm[m], i = grads[i:i + len(ps)], i + len(ps)

@@ -35,8 +35,9 @@ Choices (documented, not from the official code):
 * the prototypes are computed in every epoch up to ``end_epoch`` (also before the window when
   ``momentum > 0``, as the official EMA runs from the start), and not after it.
 
-Under DDP the per-class feature sums and counts of the prototype pass must be all-reduced, so
-that every rank holds the same prototypes; the policy does not do it yet (single process only).
+Under DDP each rank reads its share of the prototype subset and the per-class feature sums and
+counts are all-reduced, as are the batch scores, so every rank holds the same prototypes and
+takes the same weights.
 
 Example:
     >>> pmr_weights([1.8, 1.2], alpha=2.0), pmr_weights([1.0, 1.0], alpha=2.0)
@@ -53,7 +54,8 @@ import torch.nn.functional as F
 
 from ..core._rng import mix_seed
 from ..core._validation import check_float, check_int
-from .base import GRADIENT_POLICIES, GradientPolicy, check_window, modality_encoders
+from ..core.distributed import all_reduce_sum, is_distributed
+from .base import GRADIENT_POLICIES, GradientPolicy, check_window, modality_encoders, unwrap
 
 __all__ = ["PMR", "pmr_weights", "prototype_subset"]
 
@@ -97,6 +99,7 @@ class PMR(GradientPolicy):
     """
 
     name = "pmr"
+    epoch_fields = ("epoch", "_weight", "_boosted", "_steps")
 
     @dataclass
     class Options:
@@ -141,6 +144,11 @@ class PMR(GradientPolicy):
         generator.manual_seed(mix_seed(self.seed, ctx.epoch, "pmr"))
         indices = prototype_subset(ctx.labels(), self.options.fraction, generator)
         model, sums, counts = ctx.model, {}, None
+        net = unwrap(model)
+        if is_distributed():  # every rank needs the shapes, also one whose share is empty
+            counts = torch.zeros(net.num_classes, dtype=torch.float64, device=ctx.device)
+            sums = {m: torch.zeros(net.num_classes, enc.out_dim, dtype=torch.float64, device=ctx.device)
+                    for m, enc in net.encoders.items()}
         was_training = model.training
         model.eval()
         try:
@@ -163,6 +171,9 @@ class PMR(GradientPolicy):
             model.train(was_training)
         if counts is None:
             return {}
+        if is_distributed():  # each rank read its share of the subset: sum the class sums
+            counts = all_reduce_sum(counts)
+            sums = {m: all_reduce_sum(s) for m, s in sums.items()}
         return {m: (s / counts[:, None]).float() for m, s in sums.items()}  # 0 / 0: NaN row
 
     def update_prototypes(self, means: dict) -> None:
@@ -188,7 +199,8 @@ class PMR(GradientPolicy):
                                f"{sorted(self.prototypes)}); on_epoch_start must compute them "
                                f"before the epoch's first training step.")
         sims = {m: self._similarities(m, out.features[m]) for m in names}
-        scores = [float(sims[m].detach().softmax(-1).gather(1, labels[:, None]).sum()) for m in names]
+        scores = all_reduce_sum(torch.stack([sims[m].detach().softmax(-1).gather(1, labels[:, None]).sum()
+                                             for m in names])).tolist()  # over the global batch
         weights = pmr_weights(scores, self.options.alpha)
         term = out.features[names[0]].new_zeros(len(labels))
         for m, beta in zip(names, weights, strict=True):
