@@ -19,6 +19,7 @@ import atexit
 import functools
 import importlib.util
 import inspect
+import os
 import re
 import shutil
 import sys
@@ -58,7 +59,7 @@ from mmbss.data import (
     create_dataset,
     stratified_split,
 )
-from mmbss.engine.build import build_run
+from mmbss.engine.build import _check_world, build_run
 from mmbss.engine.checkpoint import (
     RESUME_KEYS,
     load_checkpoint,
@@ -73,6 +74,7 @@ from mmbss.engine.config import (
     config_to_dict,
     load_config,
 )
+from mmbss.engine.distributed import launch, torchrun_world
 from mmbss.engine.evaluation import collect_outputs as collect_eval_outputs
 from mmbss.engine.rundir import make_dir
 from mmbss.engine.trainer import train
@@ -103,6 +105,24 @@ L = re.escape  # a literal piece of a message
 TINY = "{tmp}/tiny.yaml"
 SCORES4 = torch.tensor([0.0, 1.0, 0.5, 2.0])
 LABELS4 = torch.tensor([0, 1, 2, 0])
+
+
+def _with_env(env: dict, fn):
+    """``fn()`` with ``env`` set in os.environ (restored afterwards)."""
+    old = {k: os.environ.get(k) for k in env}
+    os.environ.update(env)
+    try:
+        return fn()
+    finally:
+        for k, v in old.items():
+            os.environ.pop(k) if v is None else os.environ.__setitem__(k, v)
+
+
+def _cli_raises(argv):
+    """Run the CLI with MMBSS_DEBUG set, so that its error propagates as an exception."""
+    from mmbss.cli.main import main
+
+    return _with_env({"MMBSS_DEBUG": "1"}, lambda: main(argv))
 
 
 def api(id: str, area: str, input: str, fn: Callable[..., object],
@@ -500,6 +520,31 @@ CASES: list[Case] = [
     api("train-device-no-cuda", "config", "`train.device=cuda` on a machine without CUDA",
         lambda: _without_cuda(lambda: build_run(cfg_with(train={"device": "cuda"}))), ValueError,
         L("train: 'device' is 'cuda' but no CUDA device is available; use 'cpu' or 'auto'.")),
+    cli("train-checkpoint-every-zero", "config", "`train.checkpoint_every=0`",
+        train_argv("train.checkpoint_every=0"),
+        L("train: 'checkpoint_every' must be an int >= 1 or None; got 0.")),
+    cli("train-amp-unknown", "config", "`train.amp=fp8`", train_argv("train.amp=fp8"),
+        L("train: 'amp' must be one of 'off', 'bf16', 'fp16'; got 'fp8'.")),
+    api("ddp-batch-not-divisible", "engine", "a global batch of 30 on 4 processes",
+        lambda: _check_world(100, 30, 4), ValueError,
+        L("train: 'batch_size' (30) is the global batch, split over the 4 processes, but 4 does "
+          "not divide it; use 28 or 32 (or another multiple of 4).")),
+    api("ddp-more-processes-than-samples", "engine", "8 processes for 5 training samples",
+        lambda: _check_world(5, 4, 8), ValueError,
+        L("torchrun started 8 processes, more than the 5 training samples, so some ranks would "
+          "have nothing to train on; start at most 5 processes.")),
+    api("ddp-world-size-garbage", "engine", "`WORLD_SIZE=two` in the environment",
+        lambda: _with_env({"WORLD_SIZE": "two"}, torchrun_world), ValueError,
+        L("the environment variable WORLD_SIZE is 'two', not a number; start mmbss with "
+          "torchrun, which sets it.")),
+    api("ddp-one-gpu-many-ranks", "engine", "`train.device=cuda:0` for 2 torchrun processes",
+        lambda: _with_env({"WORLD_SIZE": "2"}, lambda: launch("cuda:0", 60)), ValueError,
+        L("train: 'device' is 'cuda:0', one GPU, but torchrun started 2 processes; use "
+          "train.device=cuda (rank r uses GPU LOCAL_RANK) or auto.")),
+    api("ddp-compare-under-torchrun", "cli", "`mmbss compare` started by torchrun (2 processes)",
+        lambda: _with_env({"WORLD_SIZE": "2", "RANK": "0"}, lambda: _cli_raises(["compare"])),
+        ValueError, L("'mmbss compare' runs on one process, but torchrun started 2; only 'mmbss "
+                      "train' uses DDP.")),
     cli("optim-name-unknown", "config", "`optim.name=adamw`", train_argv("optim.name=adamw"),
         L("optim: 'name' must be one of 'sgd', 'adam'; got 'adamw' (did you mean 'adam'?).")),
     cli("optim-schedule-unknown", "config", "`optim.schedule=cos`",
@@ -1227,8 +1272,8 @@ CASES: list[Case] = [
         resume_argv("train.batch_size=8"),
         r"cannot resume '.*/old': the config differs on keys that cannot change on resume:\n  "
         r"train\.batch_size: 16 -> 8\n\(only optim\.lr, train\.epochs, train\.eval_batch_size, "
-        r"train\.export_scores, train\.num_workers may change; resume with the same config, or "
-        r"start a new run\)",
+        r"train\.export_scores, train\.num_workers, train\.checkpoint_every, train\.ddp_timeout "
+        r"may change; resume with the same config, or start a new run\)",
         setup=trained_run("old")),
     cli("resume-fewer-epochs", "engine", "`--resume` of a 2-epoch run with `train.epochs=1`",
         resume_argv("train.epochs=1"),
@@ -1311,7 +1356,7 @@ CASES: list[Case] = [
     cli("score-old-format", "engine", "`mmbss score` of a checkpoint of format version 1",
         ("score", "{tmp}/run"),
         r"checkpoint '.*/run/checkpoints/best\.pt' has format version 1; this mmbss reads version "
-        r"2\. Start a new run\.",
+        r"3\. Start a new run\.",
         setup=trained_run("run", edit_best(lambda raw: raw.update(version=1)))),
 
     # -- engine: report ---------------------------------------------------------------------------

@@ -62,6 +62,8 @@ def _layer(module: str) -> str:
     """'mmbss.engine.trainer' -> 'engine'; the package facade and the core's short aliases
     (mmbss.scoring, mmbss._validation, ...) belong to the core."""
     parts = module.split(".")
+    if module == "mmbss.__main__":  # python -m mmbss: the CLI's entry point
+        return "cli"
     return parts[1] if len(parts) > 1 and parts[1] in LAYERS else "core"
 
 

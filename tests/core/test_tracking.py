@@ -108,3 +108,11 @@ def test_load_state_dict_checks_types(change, exc, match):
     with pytest.raises(exc, match=match):
         t.load_state_dict(state)
     assert t.seen.tolist() == [True, False, False, False]  # unchanged
+
+
+def test_a_state_with_float_steps_is_refused():
+    state = OnlineScoreTracker(3).state_dict()
+    state["step"] = state["step"].double()
+    with pytest.raises(TypeError, match=r"OnlineScoreTracker.load_state_dict: 'step' must be a "
+                                        r"LongTensor\[N\] \(the record call of each value\); got Tensor"):
+        OnlineScoreTracker(3).load_state_dict(state)

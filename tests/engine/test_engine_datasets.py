@@ -85,3 +85,18 @@ def test_an_index_outside_the_split_in_an_eval_pass_is_a_clear_error(tmp_path, m
                                          r"dataset has 60 samples\); a sample's 'index' must be "
                                          r"its position in its split"):
         train(tiny_config("uniaux", epochs=1), tmp_path / "r", quiet=True)
+
+
+def test_a_scoring_loader_missing_samples_is_refused():
+    from mmbss.engine.build import build_run
+    from mmbss.engine.evaluation import exact_criteria
+
+    from ..conftest import tiny_config
+
+    run = build_run(tiny_config("bss-lb"))
+    first = [next(iter(run.loaders["train_eval"]))]
+    first[0] = {k: (v[:5] if k != "modalities" else {m: t[:5] for m, t in v.items()})
+                for k, v in first[0].items()}
+    with pytest.raises(ValueError, match=r"the scoring loader yielded 5 of 180 samples; every "
+                                         r"training sample must be scored\."):
+        exact_criteria(run.model, first, run.method.scorer, run.device, num_samples=180)
