@@ -52,7 +52,8 @@ def test_tracker_merge_keeps_the_latest_record_and_unmerged_scores_are_refused(r
 def test_ranks_with_different_sequences_are_refused_naming_the_rank(ranks):
     for r in ranks:
         assert r["mismatch"].startswith("BalanceSampler: the sequence of epoch 0 differs between "
-                                        "ranks: rank(s) [1] hold another one than rank 0.")
+                                        "ranks: rank(s) [1] hold another one than rank 0; every rank must "
+                                        "build it from the same scheduler state")
     assert len(ranks[0]["same"]) == len(ranks[1]["same"]) == 19
     assert set(ranks[0]["same"] + ranks[1]["same"]) == set(range(37))  # plus one padded sample
 

@@ -14,7 +14,15 @@ import torch
 import torch.distributed as dist
 
 __all__ = ["is_distributed", "world_size", "rank", "merge_by_index", "all_reduce_sum",
-           "check_same_everywhere"]
+           "check_same_everywhere", "gather_seconds"]
+
+_GATHER_SECONDS = [0.0]
+
+
+def gather_seconds() -> float:
+    """Wall seconds this process spent in :func:`merge_by_index` (the gathers of scores and
+    outputs) so far; for benchmarks."""
+    return _GATHER_SECONDS[0]
 
 
 def is_distributed() -> bool:
@@ -65,6 +73,16 @@ def merge_by_index(values: dict[str, torch.Tensor], seen: torch.Tensor,
     """
     if not is_distributed():
         return values, seen
+    import time
+
+    t0 = time.perf_counter()
+    try:
+        return _merge(values, seen, priority)
+    finally:
+        _GATHER_SECONDS[0] += time.perf_counter() - t0
+
+
+def _merge(values, seen, priority):
     seens = _all_gather(seen)
     prios = _all_gather(priority) if priority is not None else None
     best = torch.full(seen.shape, -1, dtype=torch.long)
@@ -97,7 +115,7 @@ def all_reduce_sum(t: torch.Tensor) -> torch.Tensor:
     return x.to(t.device)
 
 
-def check_same_everywhere(what: str, t: torch.Tensor) -> None:
+def check_same_everywhere(what: str, t: torch.Tensor, hint: str | None = None) -> None:
     """Raise on every rank when ``t`` differs between ranks, naming the ranks that differ from
     rank 0 (one all-gather of a 64-bit digest, not of ``t``)."""
     if not is_distributed():
@@ -109,8 +127,8 @@ def check_same_everywhere(what: str, t: torch.Tensor) -> None:
     digests = [int(d) for d in _all_gather(mine)]
     differ = [r for r, d in enumerate(digests) if d != digests[0]]
     if differ:
-        raise InvalidValueError(
-            f"{what} differs between ranks: rank(s) {differ} hold another one than rank 0. Every "
-            f"rank must build it from the same scheduler state (the same seed, epoch and scores: "
-            f"merge online scores with OnlineScoreTracker.merge() and score with "
-            f"score_dataset/score_criteria on every rank).")
+        hint = hint or ("every rank must build it from the same scheduler state (the same seed, "
+                        "epoch and scores: merge online scores with OnlineScoreTracker.merge() "
+                        "and score with score_dataset/score_criteria on every rank)")
+        raise InvalidValueError(f"{what} differs between ranks: rank(s) {differ} hold another one "
+                                f"than rank 0; {hint}.")

@@ -86,6 +86,8 @@ def build_run(cfg: Config, where: Launch | None = None) -> Run:
     if where.distributed:
         from torch.nn.parallel import DistributedDataParallel
 
+        if device.type == "cuda":  # BatchNorm statistics over the global batch, as one process
+            model = torch.nn.SyncBatchNorm.convert_sync_batchnorm(model)
         train_model = DistributedDataParallel(
             model, device_ids=[device.index] if device.type == "cuda" else None)
     if t.compile:

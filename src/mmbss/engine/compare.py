@@ -243,7 +243,7 @@ def format_table(rows: list[dict], labels: list[str], baseline: str,
             delta, wtl = "—", "—"
         else:
             m, sd = _mean_std(diffs)
-            delta = f"{m:+.2f} ± {sd:.2f}"
+            delta = f"{round(m, 2) + 0.0:+.2f} ± {sd:.2f}"  # + 0.0: no "-0.00"
             wtl = f"{sum(d > 0 for d in diffs)}/{sum(d == 0 for d in diffs)}/{sum(d < 0 for d in diffs)}"
         t_train = _mean_std([r["time_train"] for r in rs])[0]
         t_score = _mean_std([r["time_scoring"] for r in rs])[0]

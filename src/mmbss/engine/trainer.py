@@ -133,13 +133,19 @@ def _train(cfg: Config, out: Path, where, *, resume: bool, overwrite: bool, quie
         t1 = time.perf_counter()
         train_stats, step = _train_epoch(run, epoch, step, out, quiet, best=best, scored=scored,
                                          resumed=resumed)
+        if where.distributed:  # BatchNorm running statistics: rank 0's, as DDP's next forward would
+            for buffer in run.model.buffers():
+                torch.distributed.broadcast(buffer.data, 0)
         t2 = time.perf_counter()
         val = _evaluate(run, "val")
         test = _evaluate(run, "test")
         t3 = time.perf_counter()
         _check_finite(run, epoch, step, out, val, test)
         if where.distributed:  # never silently train K different models
-            check_same_everywhere(f"the model weights after epoch {epoch}", _flat_weights(run.model))
+            check_same_everywhere(f"the model weights after epoch {epoch}", _flat_weights(run.model),
+                                  hint="a gradient policy or a custom module took a decision from "
+                                       "this rank's data alone; all-reduce what it reads "
+                                       "(mmbss.core.distributed.all_reduce_sum)")
         record = {"epoch": epoch, "lr": run.optimizer.param_groups[0]["lr"],
                   "subset_fraction": run.scheduler.epoch_size(epoch) / len(run.bundle.train),
                   "scored": scored, "train": train_stats, "val": val, "test": test,
