@@ -185,3 +185,16 @@ def test_a_launch_the_product_cannot_serve_refuses_before_touching_out(tmp_path)
     assert "mmbss: error: 'mmbss compare' runs on one process, but torchrun started 2; only " \
            "'mmbss train' uses DDP. Run it without torchrun (its runs can each use K processes: " \
            "mmbss compare --nproc-per-node K)." in proc.stderr
+
+
+def test_a_run_started_on_two_processes_resumes_on_one(tmp_path):
+    config = _config(tmp_path, "bss-lb")
+    _train(tmp_path, 2, config, "full")
+    steps = _metrics(tmp_path / "full")[0]["train"]["steps"]
+    proc, _ = _train(tmp_path, 2, config, "elastic", env={"KILL_AT_STEP": str(steps + 2)},
+                     check=False)  # killed in epoch 1: the last checkpoint is epoch 0's
+    assert proc.returncode != 0 and len(_metrics(tmp_path / "elastic")) == 1
+    _train(tmp_path, 1, config, "elastic", "--resume")
+    for a, b in zip(_metrics(tmp_path / "full"), _metrics(tmp_path / "elastic"), strict=True):
+        assert a["train"]["samples"] == b["train"]["samples"]  # the same sample order
+        assert abs(a["test"]["loss"] - b["test"]["loss"]) < 1e-4
