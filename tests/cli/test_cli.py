@@ -147,3 +147,21 @@ def test_path_mistakes_are_one_line_errors(tmp_path, capsys):
     assert main(["score", str(run), "--out", str(tmp_path / "adir")]) == 2
     assert "is a folder; give a CSV file name" in capsys.readouterr().err
     assert list((tmp_path / "adir").iterdir()) == [] and not list(tmp_path.glob("*.tmp"))
+
+
+def test_compare_table_gives_intervals_and_verdicts(tmp_path):
+    from mmbss.engine.compare import format_table
+
+    rows = [{"method": m, "seed": s, "test_acc": acc, "test_macro_f1": acc, "test_map": acc,
+             "test_gap": 0.1, "test_acc_a": acc, "time_train": 1.0, "time_scoring": 0.0}
+            for m, accs in (("base", [0.80, 0.81, 0.79]), ("up", [0.85, 0.87, 0.84]),
+                            ("same", [0.81, 0.80, 0.79]))
+            for s, acc in enumerate(accs)]
+    table, csv_rows = format_table(rows, ["base", "up", "same"], "base")
+    up = next(line for line in table.splitlines() if line.startswith("| up |"))
+    assert "| +5.33 [+3.90, +6.77] | 3/0/0 | better |" in up
+    assert "| no detectable difference |" in next(x for x in table.splitlines() if x.startswith("| same |"))
+    assert csv_rows[1]["verdict"] == "better" and csv_rows[1]["ci_method"] == "t"
+    single, _ = format_table([r for r in rows if r["seed"] == 0], ["base", "up"], "base")
+    assert "| +5.00 no interval | 1/0/0 | no interval (1 seed; use 2 or more) |" in single
+    assert "nan" not in single.lower()

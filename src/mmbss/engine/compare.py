@@ -118,6 +118,9 @@ def compare(cfg: Config, out_dir: str | Path, *, overwrite: bool = False, resume
     else:
         summaries = [_one_run(j) for j in jobs_list]
     rows = [_row(label, seed, s) for (label, seed, *_), s in zip(jobs_list, summaries, strict=True)]
+    base = {r["seed"]: r["test_acc"] for r in rows if r["method"] == baseline}
+    for r in rows:  # results.csv: each run's paired difference to the baseline (in points)
+        r["delta_acc_vs_baseline"] = 100 * (r["test_acc"] - base[r["seed"]]) if r["seed"] in base else None
     table_md, table_rows = format_table(rows, labels, baseline, cfg.train.select_metric)
     _write_csv(out / "results.csv", rows)
     _write_csv(out / "table.csv", table_rows)
@@ -225,11 +228,15 @@ def _mean_std(xs: list[float]) -> tuple[float, float]:
 def format_table(rows: list[dict], labels: list[str], baseline: str,
                  select_metric: str = "acc") -> tuple[str, list[dict]]:
     """Markdown table (test metrics at the best-validation epoch, in %, mean ± std over seeds, and
-    the paired per-seed accuracy difference against ``baseline``) plus the same as CSV rows."""
+    the paired per-seed accuracy difference against ``baseline`` with its 95 % interval and a
+    verdict, :func:`mmbss.engine.stats.paired_summary`) plus the same as CSV rows."""
+    from .stats import paired_summary
+
     mods = sorted(k[len("test_acc_"):] for k in rows[0] if k.startswith("test_acc_"))
     base = {r["seed"]: r["test_acc"] for r in rows if r["method"] == baseline}
     head = ["method", "seeds", "test acc", "macro-F1", "mAP", *[f"acc {m} head" for m in mods],
-            "gap", f"Δacc vs {baseline} (paired)", "wins/ties/losses", "train s", "scoring s"]
+            "gap", f"Δacc vs {baseline} (paired): mean [95 % CI]", "wins/ties/losses", "verdict",
+            "train s", "scoring s"]
     lines = ["| " + " | ".join(head) + " |", "|" + "---|" * len(head)]
     table_rows = []
     for label in labels:
@@ -239,21 +246,35 @@ def format_table(rows: list[dict], labels: list[str], baseline: str,
             m, sd = _mean_std([100 * r[key] for r in rs])
             fmt[key] = f"{m:.2f} ± {sd:.2f}"
         diffs = [100 * (r["test_acc"] - base[r["seed"]]) for r in rs if r["seed"] in base]
+        stats = {}
         if label == baseline or not diffs:
-            delta, wtl = "—", "—"
+            delta, wtl, verdict = "—", "—", "—"
         else:
-            m, sd = _mean_std(diffs)
-            delta = f"{round(m, 2) + 0.0:+.2f} ± {sd:.2f}"  # + 0.0: no "-0.00"
-            wtl = f"{sum(d > 0 for d in diffs)}/{sum(d == 0 for d in diffs)}/{sum(d < 0 for d in diffs)}"
+            stats = paired_summary(diffs)
+            interval = ("no interval" if stats["low"] is None else
+                        f"[{_signed(stats['low'])}, {_signed(stats['high'])}]"
+                        + (" (bootstrap)" if stats["method"] == "bootstrap" else ""))
+            delta = f"{_signed(stats['mean'])} {interval}"
+            wtl = f"{stats['wins']}/{stats['ties']}/{stats['losses']}"
+            verdict = stats["verdict"]
         t_train = _mean_std([r["time_train"] for r in rs])[0]
         t_score = _mean_std([r["time_scoring"] for r in rs])[0]
-        cells = [label, str(len(rs)), *fmt.values(), delta, wtl, f"{t_train:.1f}", f"{t_score:.1f}"]
+        cells = [label, str(len(rs)), *fmt.values(), delta, wtl, verdict, f"{t_train:.1f}",
+                 f"{t_score:.1f}"]
         lines.append("| " + " | ".join(cells) + " |")
-        table_rows.append(dict(zip(head, cells, strict=True)))
+        table_rows.append({**dict(zip(head, cells, strict=True)),
+                           "delta_mean": stats.get("mean"), "delta_sd": stats.get("sd"),
+                           "ci_low": stats.get("low"), "ci_high": stats.get("high"),
+                           "ci_method": stats.get("method"), "paired_seeds": stats.get("n")})
     note = (f"\nTest metrics in % at the epoch of best validation {select_metric} (never the best "
             "test epoch); mean ± sample std over seeds. Δacc: per-seed difference to the baseline run "
-            "with the same seed. Times: seconds per run.\n")
+            "with the same seed, its mean and 95 % interval (Student t; a seeded bootstrap from 10 "
+            "seeds); the verdict says whether the interval excludes 0. Times: seconds per run.\n")
     return "\n".join(lines) + "\n" + note, table_rows
+
+
+def _signed(x: float) -> str:
+    return f"{round(x, 2) + 0.0:+.2f}"  # + 0.0: no "-0.00"
 
 
 def _write_csv(path: Path, rows: list[dict]) -> None:
