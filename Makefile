@@ -5,7 +5,9 @@ VENV   ?= .venv
 PY     := $(VENV)/bin/python
 STAMP  := $(VENV)/.installed-stamp
 
-.PHONY: demo test lint bench clean
+SUDO   := $(shell [ "$$(id -u)" -eq 0 ] || echo sudo)
+
+.PHONY: demo test lint bench clean browser
 
 $(STAMP): pyproject.toml
 	python3 -m venv $(VENV)
@@ -16,7 +18,14 @@ $(STAMP): pyproject.toml
 demo: $(STAMP)
 	$(VENV)/bin/mmbss compare --config configs/mfeat-demo.yaml --out runs/demo --overwrite
 
-test: $(STAMP)
+# the HTML report test renders the page in a real headless Chromium (Debian packages)
+browser:
+	@command -v chromium >/dev/null && command -v chromedriver >/dev/null || \
+	  ($(SUDO) apt-get update -qq && DEBIAN_FRONTEND=noninteractive $(SUDO) apt-get install -y -qq \
+	    chromium chromium-driver >/dev/null) || \
+	  (echo "make test: the HTML report test needs Debian's chromium and chromium-driver; install them" && exit 1)
+
+test: $(STAMP) browser
 	$(PY) -m pytest -q
 
 lint: $(STAMP)

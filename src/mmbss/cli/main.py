@@ -54,6 +54,8 @@ def build_parser() -> argparse.ArgumentParser:
     r = sub.add_parser("report", help="plots of a run or of a comparison")
     r.add_argument("dir", help="run directory or comparison directory")
     r.add_argument("--out", default=None, help="folder for the PNGs (default: <dir>/plots)")
+    r.add_argument("--html", default=None, metavar="OUT.html",
+                   help="write one self-contained HTML page (figures embedded) instead of PNGs")
 
     sub.add_parser("list", help="registered methods, datasets, encoders, fusions, pacings")
     return p
@@ -160,6 +162,11 @@ def _report(args) -> int:
     from ..engine.plots import plot_comparison, plot_run
 
     d = Path(args.dir)
+    if args.html:
+        from ..engine.html import write_html
+
+        print(write_html(d, args.html))
+        return 0
     paths = plot_comparison(d, args.out) if (d / "runs").is_dir() else plot_run(d, args.out)
     for p in paths:
         print(p)
