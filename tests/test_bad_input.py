@@ -1364,6 +1364,10 @@ CASES: list[Case] = [
         ("report", "{tmp}/empty"),
         r"run directory '.*/empty' has no metrics\.jsonl \('.*/empty/metrics\.jsonl' not found\); "
         r"run 'mmbss train' first", setup=mkdir("empty")),
+    cli("report-html-not-a-run", "engine", "`mmbss report --html` of a folder that is neither a run "
+        "nor a comparison", ("report", "{tmp}", "--html", "{tmp}/r.html"),
+        L("is neither a run directory (no metrics.jsonl) nor a comparison directory (no runs/); "
+          "give a folder written by 'mmbss train' or 'mmbss compare'.")),
     cli("report-bad-json", "engine", "metrics.jsonl with a line that is not JSON",
         ("report", "{tmp}/run"),
         r"'.*/run/metrics\.jsonl' line 2 is not valid JSON \(Expecting value\); expected one JSON "
