@@ -40,3 +40,22 @@ def test_checkpoint_every_must_be_positive(tmp_path):
     with pytest.raises(ValueError, match=r"train: 'checkpoint_every' must be an int >= 1 or None; got 0"):
         train(cfg, tmp_path / "r", quiet=True)
     assert not (tmp_path / "r").exists()
+
+
+def test_eval_test_best_evaluates_the_test_split_only_at_new_best_epochs(tmp_path):
+    every, best = tiny_config("bss-lb", epochs=4), tiny_config("bss-lb", epochs=4)
+    best.train.eval_test = "best"
+    a, b = train(every, tmp_path / "every", quiet=True), train(best, tmp_path / "best", quiet=True)
+    assert a["test"] == b["test"] and a["best_epoch"] == b["best_epoch"]  # the same reported result
+    recs_a = [json.loads(x) for x in (tmp_path / "every" / "metrics.jsonl").read_text().splitlines()]
+    recs_b = [json.loads(x) for x in (tmp_path / "best" / "metrics.jsonl").read_text().splitlines()]
+    top = float("-inf")
+    for ra, rb in zip(recs_a, recs_b, strict=True):
+        new_best = ra["val"]["acc"] > top
+        top = max(top, ra["val"]["acc"])
+        assert ("test" in rb) == new_best and (not new_best or rb["test"] == ra["test"])
+        assert rb["train"] == ra["train"] and rb["val"] == ra["val"]
+    from mmbss.engine.plots import plot_run
+
+    assert any("test" not in r for r in recs_b)
+    assert plot_run(tmp_path / "best")  # the gaps plot

@@ -138,7 +138,10 @@ def _train(cfg: Config, out: Path, where, *, resume: bool, overwrite: bool, quie
                 torch.distributed.broadcast(buffer.data, 0)
         t2 = time.perf_counter()
         val = _evaluate(run, "val")
-        test = _evaluate(run, "test")
+        improved = best is None or val[cfg.train.select_metric] > best["val"][cfg.train.select_metric]
+        # the test split is only ever reported at the best-validation epoch: with eval_test=best
+        # it is evaluated then only (a later epoch's test metrics are never looked at)
+        test = _evaluate(run, "test") if cfg.train.eval_test == "every" or improved else None
         t3 = time.perf_counter()
         _check_finite(run, epoch, step, out, val, test)
         if where.distributed:  # never silently train K different models
@@ -148,14 +151,14 @@ def _train(cfg: Config, out: Path, where, *, resume: bool, overwrite: bool, quie
                                        "(mmbss.core.distributed.all_reduce_sum)")
         record = {"epoch": epoch, "lr": run.optimizer.param_groups[0]["lr"],
                   "subset_fraction": run.scheduler.epoch_size(epoch) / len(run.bundle.train),
-                  "scored": scored, "train": train_stats, "val": val, "test": test,
+                  "scored": scored, "train": train_stats, "val": val,
+                  **({"test": test} if test is not None else {}),
                   "method": run.method.epoch_stats()}
         run.lr_schedule.step()
         if main:
             append_jsonl(out / "metrics.jsonl", record)  # deterministic: same config -> same file
             append_jsonl(out / "timings.jsonl", {"epoch": epoch, "train": t2 - t1,
                                                  "scoring": t1 - t0, "eval": t3 - t2})
-        improved = best is None or val[cfg.train.select_metric] > best["val"][cfg.train.select_metric]
         if improved:
             best = {"epoch": epoch, "val": val, "test": test}
         # last.pt first: if a kill lands between the two, resume repairs best.pt from last.pt
@@ -165,8 +168,8 @@ def _train(cfg: Config, out: Path, where, *, resume: bool, overwrite: bool, quie
         changes = []
         if improved and main:
             _save_best(run, epoch, out)
-        log.info("epoch %d: train loss %.4f, val acc %.4f, test acc %.4f", epoch,
-                 train_stats["loss"], val["acc"], test["acc"])
+        log.info("epoch %d: train loss %.4f, val acc %.4f%s", epoch, train_stats["loss"], val["acc"],
+                 "" if test is None else f", test acc {test['acc']:.4f}")
     if changes and main:  # a finished run resumed with settings that change no result
         _record_changes(out, cfg, start, changes)
     summary = on_main(where, _finish, cfg, out, best)
@@ -420,7 +423,7 @@ def _check_finite(run: Run, epoch: int, step: int, out: Path, val: dict, test: d
     """Stop the run (before anything of this epoch is saved) when the weights or the
     validation/test loss are NaN/inf: the last checkpoint stays the last one with finite weights."""
     bad = [f"the {name} loss is {split['loss']}" for name, split in (("validation", val), ("test", test))
-           if not math.isfinite(split["loss"])]
+           if split is not None and not math.isfinite(split["loss"])]
     if not finite_weights(run.model.state_dict()):
         bad.insert(0, "the model weights hold NaN/inf")
     if bad:
@@ -559,4 +562,4 @@ def _summary(cfg: Config, out: Path, best: dict | None) -> dict:
             "selected_by": f"val {cfg.train.select_metric}",
             "best_val": None if best is None else best["val"],
             "test": None if best is None else best["test"],
-            "final_test": records[-1]["test"] if records else None, "time": times}
+            "final_test": records[-1].get("test") if records else None, "time": times}
