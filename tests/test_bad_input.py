@@ -1272,8 +1272,8 @@ CASES: list[Case] = [
         resume_argv("train.batch_size=8"),
         r"cannot resume '.*/old': the config differs on keys that cannot change on resume:\n  "
         r"train\.batch_size: 16 -> 8\n\(only optim\.lr, train\.epochs, train\.eval_batch_size, "
-        r"train\.export_scores, train\.num_workers, train\.checkpoint_every, train\.ddp_timeout "
-        r"may change; resume with the same config, or start a new run\)",
+        r"train\.export_scores, train\.num_workers, train\.checkpoint_every, train\.ddp_timeout, "
+        r"train\.eval_test may change; resume with the same config, or start a new run\)",
         setup=trained_run("old")),
     cli("resume-fewer-epochs", "engine", "`--resume` of a 2-epoch run with `train.epochs=1`",
         resume_argv("train.epochs=1"),

@@ -97,7 +97,10 @@ def on_main(where: Launch, fn, *args, **kwargs):
     return value
 
 
-def shutdown() -> None:
-    """Destroy the process group (if any) at the end of a run."""
+def shutdown(barrier: bool = True) -> None:
+    """Destroy the process group (if any) at the end of a run; with ``barrier`` every rank
+    first waits for the others (a rank tearing gloo down alone can abort the process)."""
     if dist.is_available() and dist.is_initialized():
+        if barrier and dist.get_world_size() > 1:
+            dist.barrier()
         dist.destroy_process_group()

@@ -81,15 +81,18 @@ def train(cfg: Config, out_dir: str | Path, *, resume: bool = False, overwrite: 
     _check_train(cfg.train)
     owned = not (torch.distributed.is_available() and torch.distributed.is_initialized())
     where = launch(cfg.train.device, cfg.train.ddp_timeout)
+    finished = False
     try:
-        return _train(cfg, Path(out_dir), where, resume=resume, overwrite=overwrite, quiet=quiet)
+        summary = _train(cfg, Path(out_dir), where, resume=resume, overwrite=overwrite, quiet=quiet)
+        finished = True
+        return summary
     except RuntimeError as e:
         if where.distributed and _collective_failure(e):
             raise RankLost(_lost_message(where, e, Path(out_dir), cfg.train.ddp_timeout)) from None
         raise
     finally:
-        if owned:
-            shutdown()
+        if owned:  # after a finished run all ranks leave together (gloo aborts a lone leaver)
+            shutdown(barrier=finished)
 
 
 class RankLost(MmbssError, RuntimeError):
