@@ -115,7 +115,10 @@ def _with_env(env: dict, fn):
         return fn()
     finally:
         for k, v in old.items():
-            os.environ.pop(k) if v is None else os.environ.__setitem__(k, v)
+            if v is None:
+                os.environ.pop(k)
+            else:
+                os.environ[k] = v
 
 
 def _cli_raises(argv):

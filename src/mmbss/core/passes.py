@@ -96,10 +96,14 @@ def collect_outputs(model: torch.nn.Module, loader: Iterable, *, num_samples: in
             seen[idx] = True
     finally:
         model.train(was_training)
-    if gather if gather is not None else is_distributed():
-        store, seen = merge_by_index(store, seen) if store else _empty_everywhere(n)
+    gathered = gather if gather is not None else is_distributed()
+    if not store and gathered:
+        raise InvalidValueError(f"the loader of this rank yielded no batch; expected batches covering "
+                                f"{n} samples over all ranks (give every rank a shard).")
     if not store:
         raise InvalidValueError(f"the loader yielded no batch; expected batches covering {n} samples.")
+    if gathered:
+        store, seen = merge_by_index(store, seen)
     group = lambda tag: {k.split("/", 1)[1]: v for k, v in store.items()  # noqa: E731
                          if k.startswith(tag + "/")} or None
     return {"fused": store["fused"], "unimodal": group("unimodal"), "labels": store["labels"],
@@ -146,11 +150,6 @@ def score_dataset(model: torch.nn.Module, loader: Iterable, scorer, *,
                                 f"samples{where}; score with a loader over the whole set (no "
                                 f"sharding, no drop_last), or give every rank a shard of it.")
     return scorer.combine(criteria)
-
-
-def _empty_everywhere(n: int):
-    raise InvalidValueError(f"the loader of this rank yielded no batch; expected batches covering {n} "
-                            f"samples over all ranks (give every rank a shard).")
 
 
 def _num_samples(loader, num_samples: int | None) -> int:

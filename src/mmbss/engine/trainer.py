@@ -21,7 +21,7 @@ import torch
 from ..core._rng import mix_seed
 from ..core.distributed import all_reduce_sum, check_same_everywhere, merge_by_index
 from ..core.errors import InvalidValueError, MmbssError
-from .build import Run, _check_train, build_run
+from .build import Run, _check_train, _shard, build_run
 from .checkpoint import (
     LAST,
     CheckpointError,
@@ -312,10 +312,9 @@ def _epoch_context(run: Run, epoch: int):
     t, where = run.cfg.train, run.where
 
     def batches(indices):
-        mine = torch.as_tensor(list(map(int, indices)), dtype=torch.long)
-        mine = mine.tensor_split(where.world)[where.rank] if where.distributed else mine
-        return eval_loader(Subset(run.bundle.train_eval, mine.tolist()), t.eval_batch_size,
-                           num_workers=t.num_workers, device=run.device, seed=t.seed)
+        subset = Subset(run.bundle.train_eval, list(map(int, indices)))
+        return eval_loader(_shard(subset, where), t.eval_batch_size, num_workers=t.num_workers,
+                           device=run.device, seed=t.seed)
 
     return EpochContext(epoch, run.model, run.device, len(run.bundle.train),
                         lambda: train_labels(run), batches)

@@ -202,7 +202,5 @@ class AGM(GradientPolicy):
         return {"running": self.running, "count": self.count, "scales": self.scales}
 
     def load_state_dict(self, state: dict) -> None:
-        if set(state) != {"running", "count", "scales"}:
-            raise KeyError(f"agm.load_state_dict: expected keys ['count', 'running', 'scales']; "
-                           f"got {sorted(state)}.")
+        self.check_state(state, ("running", "count", "scales"))
         self.running, self.count, self.scales = state["running"], state["count"], state["scales"]

@@ -177,6 +177,12 @@ class GradientPolicy:
         """State to resume from (tensors, numbers, plain containers); default: none."""
         return {}
 
+    def check_state(self, state: dict, keys) -> None:
+        """Raise KeyError unless ``state`` holds exactly ``keys`` (for :meth:`load_state_dict`)."""
+        if set(state) != set(keys):
+            raise KeyError(f"{self.name}.load_state_dict: expected keys {sorted(keys)}; got "
+                           f"{sorted(state)}.")
+
     def load_state_dict(self, state: dict) -> None:
         """Restore :meth:`state_dict`; default: accepts only an empty state."""
         if state:

@@ -141,7 +141,5 @@ class OGMGE(GradientPolicy):
         return {"generator": self.generator.get_state()}
 
     def load_state_dict(self, state: dict) -> None:
-        if set(state) != {"generator"}:
-            raise KeyError(f"ogm-ge.load_state_dict: expected keys ['generator']; got "
-                           f"{sorted(state)}.")
+        self.check_state(state, ("generator",))
         self.generator.set_state(state["generator"])

@@ -237,8 +237,6 @@ class PMR(GradientPolicy):
                 "computed": self.computed}
 
     def load_state_dict(self, state: dict) -> None:
-        if set(state) != {"prototypes", "computed"}:
-            raise KeyError(f"pmr.load_state_dict: expected keys ['computed', 'prototypes']; got "
-                           f"{sorted(state)}.")
+        self.check_state(state, ("prototypes", "computed"))
         self.prototypes = {m: torch.as_tensor(c) for m, c in state["prototypes"].items()}
         self.computed = int(state["computed"])
