@@ -164,3 +164,27 @@ def test_arguments_of_the_wrong_type_raise_type_error():
     with pytest.raises(TypeError, match=r"^weighted_draws: 'generator' must be a "
                                         r"torch\.Generator or None; got 3\.$"):
         weighted_draws(w, 2, generator=3)
+
+
+@pytest.mark.parametrize("chunk", [1, 2, 3, 7, 64])
+def test_chunked_passes_give_the_stable_argsort_whatever_the_chunk_size(monkeypatch, chunk):
+    # runs of tied steps across chunk boundaries, infinities in chunks of their own, -inf keys
+    import mmbss.core.permutation as perm
+
+    monkeypatch.setattr(perm, "_CHUNK", chunk)
+    g = torch.Generator().manual_seed(chunk)
+    for keys in (torch.randint(-3, 3, (200,), generator=g).double(),
+                 torch.full((50,), 1.5, dtype=torch.float64),
+                 torch.cat([torch.full((9,), float("inf"), dtype=torch.float64),
+                            torch.randn(40, generator=g, dtype=torch.float64),
+                            torch.tensor([float("-inf")] * 4, dtype=torch.float64)])):
+        expected = torch.sort(keys, stable=True).indices
+        assert torch.equal(perm._argsort_packed(keys.clone(), 8), expected)
+    w = torch.rand(300, dtype=torch.float64, generator=g)
+    w[::7] = 0.0
+    w = w.float().double()  # the float32 weights below, exactly
+    lw = w.log() - w.log().max()
+    keys = torch.empty_like(w).exponential_(generator=torch.Generator().manual_seed(3)).log_() - lw
+    got = perm.weighted_permutation(w.float(), generator=torch.Generator().manual_seed(3))
+    expected = torch.sort(keys.masked_fill(w == 0, float("inf")), stable=True).indices
+    assert torch.equal(got, expected)
