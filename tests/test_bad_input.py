@@ -615,6 +615,28 @@ CASES: list[Case] = [
         train_argv("method.warmup_epochs=1"),
         L("method: 'warmup_epochs' (1) must be below train.epochs (1), or bss-lb never leaves its "
           "uniform warm-up and never scores; lower method.warmup_epochs or raise train.epochs.")),
+    cli("method-warmup-unknown", "config", "`method.warmup=pace` (bss-cl)",
+        train_argv("method.name=bss-cl", "method.warmup=pace"),
+        L("method: 'warmup' must be one of 'full', 'paced'; got 'pace' (did you mean 'paced'?).")),
+    cli("method-warmup-paced-lb", "config", "`method.warmup=paced` with bss-lb",
+        train_argv("method.warmup=paced"),
+        L("method: warmup='paced' counts the warm-up epochs as pacing time, but bss-lb has no "
+          "pacing (it trains on every sample each epoch); use warmup='full' or a curriculum "
+          "(bss-cl, anti, random-pacing).")),
+    cli("method-self-taught-no-warmup", "config", "`method.self_taught=true` without warm-up",
+        train_argv("method.name=bss-cl", "method.self_taught=true"),
+        L("method: self_taught trains a teacher for method.warmup_epochs epochs before the "
+          "curriculum; set warmup_epochs >= 1.")),
+    cli("method-self-taught-paced", "config", "`method.self_taught=true` with `warmup=paced`",
+        train_argv("method.name=bss-cl", "method.self_taught=true", "method.warmup_epochs=1",
+                   "method.warmup=paced"),
+        L("method: self_taught and warmup='paced' are two different warm-ups (a teacher that is "
+          "discarded, or paced epochs that are kept); choose one.")),
+    cli("method-self-taught-unscored", "config", "`method.self_taught=true` with uniaux",
+        train_argv("method.name=uniaux", "method.self_taught=true", "method.warmup_epochs=1",
+                   "train.epochs=2"),
+        L("method: self_taught has a teacher score the training set, but uniaux uses no scores; "
+          "use it with bss-cl, anti or bss-lb.")),
     cli("method-rescore-every-zero", "config", "`method.rescore_every=0` (bss-cl)",
         train_argv("method.name=bss-cl", "method.rescore_every=0"),
         L("method: 'rescore_every' must be an int >= 1 or None; got 0.")),

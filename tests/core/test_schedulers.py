@@ -274,3 +274,27 @@ def test_load_state_dict_refuses_scores_that_update_refuses():
     hot = LearningBasedScheduler(num_samples=4, temperature=0.5)  # exp weights: any finite d
     hot.load_state_dict({**hot.state_dict(), "scores": torch.tensor([0.0, 3.0, 0.0, 0.0])})
     assert hot.scores.tolist() == [0.0, 3.0, 0.0, 0.0]
+
+
+def test_paced_warmup_counts_as_pacing_time_and_the_subset_never_shrinks():
+    from mmbss import CurriculumScheduler, RandomPacingScheduler
+
+    kw = dict(num_samples=100, pacing="linear", lambda0=0.2, t_grow=5, warmup_epochs=2, seed=3)
+    full = CurriculumScheduler(**kw)
+    paced = CurriculumScheduler(**kw, warmup="paced")
+    # linear pacing over paced epochs p = 0, 1, ...: 36, 52, 68, 84, 100 samples
+    assert [full.epoch_size(e) for e in range(8)] == [100, 100, 36, 52, 68, 84, 100, 100]
+    assert [paced.epoch_size(e) for e in range(8)] == [36, 52, 68, 84, 100, 100, 100, 100]
+    first, second = paced.indices(0), paced.indices(1)  # no scores needed during the warm-up
+    assert not paced.wants_scores(1) and paced.wants_scores(2)
+    assert set(first.tolist()) <= set(second.tolist())  # one fixed random order, a growing prefix
+    assert len(set(second.tolist())) == 52
+    paced.update(torch.arange(100.0))  # sample 0 is the most balanced
+    assert sorted(paced.indices(2).tolist()) == list(range(68))
+    # random pacing: the warm-up subsets are prefixes of the very order it paces afterwards
+    rp = RandomPacingScheduler(**kw, warmup="paced")
+    assert torch.equal(torch.sort(rp.indices(1)).values, torch.sort(rp.order()[:52]).values)
+    assert torch.equal(torch.sort(rp.indices(2)).values, torch.sort(rp.order()[:68]).values)
+    with pytest.raises(ValueError, match=r"CurriculumScheduler: 'warmup' must be one of 'full', "
+                                         r"'paced'; got 'pace' \(did you mean 'paced'\?\)\."):
+        CurriculumScheduler(num_samples=5, warmup="pace")

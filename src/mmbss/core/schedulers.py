@@ -19,7 +19,7 @@ import torch
 
 from . import pacing as _pacing
 from ._rng import generator
-from ._validation import check_bool, check_float, check_int
+from ._validation import check_bool, check_choice, check_float, check_int
 from .errors import CallOrderError, InvalidTypeError, InvalidValueError
 from .permutation import weighted_draws, weighted_permutation
 
@@ -175,6 +175,11 @@ class CurriculumScheduler(_Scheduler):
         pacing: name from :func:`mmbss.pacing.list_pacings` ("root" = reference).
         lambda0: starting fraction in (0, 1]; t_grow: epochs until the whole set is used (>= 1).
         warmup_epochs: uniform epochs before the first scoring (0 = reference).
+        warmup: how the warm-up epochs count. "full" (the default): they train on the whole
+            set and the pacing starts after them (paced epoch ``epoch - warmup_epochs``), so the
+            subset shrinks to ``lambda0`` when the curriculum begins. "paced": they are pacing
+            time (paced epoch ``epoch``) and train on a growing random subset (the first
+            ``epoch_size`` of one fixed random order), so the subset never shrinks.
         rescore_every: re-score every k paced epochs (None = score once, the reference).
         ema: smoothing of successive scores, in [0, 1) (0 = reference).
         min_samples: never train on fewer samples (set it to the batch size).
@@ -193,29 +198,41 @@ class CurriculumScheduler(_Scheduler):
 
     def __init__(self, *, num_samples: int, seed: int = 0, pacing: str = "root",
                  lambda0: float = 0.1, t_grow: int = 40, warmup_epochs: int = 0,
-                 rescore_every: int | None = None, ema: float = 0.0, min_samples: int = 1,
-                 **pacing_kw):
+                 warmup: str = "full", rescore_every: int | None = None, ema: float = 0.0,
+                 min_samples: int = 1, **pacing_kw):
         super().__init__(num_samples=num_samples, seed=seed, warmup_epochs=warmup_epochs,
                          rescore_every=rescore_every, ema=ema, min_samples=min_samples)
         self.pacing_fn = _pacing.get(pacing, lambda0=lambda0, t_grow=t_grow, **pacing_kw)
         self.pacing, self.lambda0, self.t_grow = pacing, lambda0, t_grow
+        self.warmup = check_choice(type(self).__name__, "warmup", warmup, ("full", "paced"))
         self._order: torch.Tensor | None = None
 
     def epoch_size(self, epoch: int) -> int:
         check_int(type(self).__name__, "epoch", epoch, low=0)
-        if epoch < self.warmup_epochs:
+        paced = epoch if self.warmup == "paced" else epoch - self.warmup_epochs
+        if paced < 0:
             return self.num_samples
         # the tolerance keeps floor(N * 0.3) == 0.3 N when 0.3 is computed as 0.29999...
-        n = math.floor(self.num_samples * self.pacing_fn(epoch - self.warmup_epochs) + 1e-9)
+        n = math.floor(self.num_samples * self.pacing_fn(paced) + 1e-9)
         return min(self.num_samples, max(self.min_samples, n))
+
+    def indices(self, epoch: int) -> torch.Tensor:
+        check_int(type(self).__name__, "epoch", epoch, low=0)
+        if self.warmup == "paced" and epoch < self.warmup_epochs:  # no scores yet: a random subset
+            order = torch.randperm(self.num_samples, generator=generator(self.seed, "random-order"))
+            subset = order[: self.epoch_size(epoch)]  # (the order random pacing uses throughout)
+            return subset[torch.randperm(subset.numel(), generator=generator(self.seed, epoch, "shuffle"))]
+        return super().indices(epoch)
 
     def _on_update(self) -> None:
         key = -self._scores if self._reverse else self._scores
         self._order = torch.sort(key, stable=True).indices
 
     def order(self) -> torch.Tensor:
-        """All indices from most to least balanced (reversed for the anti-curriculum)."""
-        self._require_scores("order()")
+        """All indices from most to least balanced (reversed for the anti-curriculum; random
+        pacing's fixed random order)."""
+        if self.needs_scores:
+            self._require_scores("order()")
         return self._order
 
     def _indices(self, epoch: int) -> torch.Tensor:
@@ -311,7 +328,7 @@ class UniformScheduler(_Scheduler):
 
 
 _BASE = {"seed": 0, "warmup_epochs": 0, "rescore_every": None, "ema": 0.0, "min_samples": 1}
-_CL = {**_BASE, "pacing": "root", "lambda0": 0.1, "t_grow": 40}
+_CL = {**_BASE, "pacing": "root", "lambda0": 0.1, "t_grow": 40, "warmup": "full"}
 _DEFAULTS = {
     CurriculumScheduler: _CL, AntiCurriculumScheduler: _CL, RandomPacingScheduler: _CL,
     LearningBasedScheduler: {**_BASE, "eps": 0.01, "rescore_every": 1, "replacement": False,

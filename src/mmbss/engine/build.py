@@ -147,6 +147,9 @@ def _method_scheduler(cfg: Config, method, model, n: int):
     """The method's scheduler for N training samples, after the checks that need the model."""
     t = cfg.train
     _check_feature_dims(method, model)
+    if cfg.method.self_taught and method.scorer is None:
+        raise InvalidValueError(f"method: self_taught has a teacher score the training set, but "
+                                f"{method.name} uses no scores; use it with bss-cl, anti or bss-lb.")
     scheduler = method.make_scheduler(num_samples=n, seed=t.seed, min_samples=min(t.batch_size, n))
     if 0 < scheduler.warmup_epochs >= t.epochs:
         raise InvalidValueError(f"method: 'warmup_epochs' ({scheduler.warmup_epochs}) must be below "

@@ -109,6 +109,8 @@ class MethodConfig:
     lambda0: float = 0.1
     t_grow: int = 40
     warmup_epochs: int = 0
+    warmup: str = "full"               # curricula: "full" epochs, or "paced" (counted as pacing time)
+    self_taught: bool = False          # warm-up trains a teacher that scores; then a fresh model
     rescore_every: int | None = None   # None: once (bss-cl), every epoch (bss-lb)
     eps: float = 0.01
     ema: float = 0.0

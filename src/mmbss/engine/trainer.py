@@ -123,6 +123,8 @@ def _train(cfg: Config, out: Path, where, *, resume: bool, overwrite: bool, quie
     if main:
         for name in ("metrics.jsonl", "timings.jsonl"):
             truncate_jsonl(out / name, start)
+    teacher = _teach(cfg, out, where, quiet) if cfg.method.self_taught and start == 0 \
+        and resumed is None else None
     for epoch in range(start, cfg.train.epochs):
         rank = where.rank  # dropout etc.: per (seed, epoch, rank), never the same on two ranks
         torch.manual_seed(mix_seed(cfg.train.seed, epoch, "train", *([rank] if rank else [])))
@@ -132,8 +134,10 @@ def _train(cfg: Config, out: Path, where, *, resume: bool, overwrite: bool, quie
             scored = resumed["scored"]
             _resume_within(run, resumed)
         else:
-            scored, resumed = _rescore(run, epoch, out), None
+            scored, resumed = _rescore(run, epoch, out, teacher if epoch == 0 else None), None
         t1 = time.perf_counter()
+        if teacher is not None and epoch == 0:  # the scores' cost includes training the teacher
+            t0 -= teacher["seconds"]
         train_stats, step = _train_epoch(run, epoch, step, out, quiet, best=best, scored=scored,
                                          resumed=resumed)
         if where.distributed:  # BatchNorm running statistics: rank 0's, as DDP's next forward would
@@ -190,10 +194,38 @@ def _finish(cfg: Config, out: Path, best: dict | None) -> dict:
     return summary
 
 
-def _rescore(run: Run, epoch: int, out: Path) -> bool:
-    """Give the scheduler fresh scores if it wants them; export them. Returns whether it scored."""
+def _teach(cfg: Config, out: Path, where, quiet: bool) -> dict:
+    """Self-taught scoring (Hacohen & Weinshall, ICML 2019): train a teacher, a run of its own in
+    ``out/teacher`` (the method's loss and gradient policies, uniform order, its own
+    ``method.warmup_epochs``-epoch lr schedule), and return its final weights and wall time. The
+    run then scores with those weights and trains a fresh model (the same initial weights) from
+    epoch 0. A run stopped before its first epoch ends trains the same teacher again on resume."""
+    from dataclasses import replace
+
+    m = cfg.method
+    policies = m.name.split("+")[1:]
+    teacher_cfg = replace(cfg, method=replace(m, name="+".join(["uniaux", *policies]),
+                                              self_taught=False, warmup_epochs=0),
+                          train=replace(cfg.train, epochs=m.warmup_epochs, export_scores=False))
+    t0 = time.perf_counter()
+    _train(teacher_cfg, out / "teacher", where, resume=False, overwrite=True, quiet=quiet)
+    weights = on_main(where, lambda: load_checkpoint(out / "teacher" / "checkpoints" / LAST,
+                                                     kind="resume")["model"])
+    return {"model": weights, "seconds": time.perf_counter() - t0}
+
+
+def _rescore(run: Run, epoch: int, out: Path, teacher: dict | None = None) -> bool:
+    """Give the scheduler fresh scores if it wants them; export them. Returns whether it scored.
+    With ``teacher`` the scores come from the teacher's weights (the model's own are kept)."""
     if run.method.scorer is None or not run.scheduler.wants_scores(epoch):
         return False
+    if teacher is not None:
+        own = {k: v.clone() for k, v in run.model.state_dict().items()}
+        run.model.load_state_dict(teacher["model"])
+        try:
+            return _rescore(run, epoch, out)
+        finally:
+            run.model.load_state_dict(own)
     scorer = run.method.scorer
     if run.tracker is not None:
         run.tracker.merge()  # under DDP: every rank's records (a no-op on one process)

@@ -376,11 +376,26 @@ def check_method_options(m) -> None:
     check_float("method", "lambda0", m.lambda0, low=0.0, high=1.0, low_open=True)
     check_int("method", "t_grow", m.t_grow, low=1)
     check_int("method", "warmup_epochs", m.warmup_epochs, low=0)
+    check_choice("method", "warmup", m.warmup, ("full", "paced"))
+    check_bool("method", "self_taught", m.self_taught)
+    if m.self_taught and m.warmup_epochs == 0:
+        raise InvalidValueError("method: self_taught trains a teacher for method.warmup_epochs epochs "
+                                "before the curriculum; set warmup_epochs >= 1.")
+    if m.self_taught and m.warmup == "paced":
+        raise InvalidValueError("method: self_taught and warmup='paced' are two different warm-ups "
+                                "(a teacher that is discarded, or paced epochs that are kept); "
+                                "choose one.")
     check_int("method", "rescore_every", m.rescore_every, low=1, allow_none=True)
     check_float("method", "eps", m.eps, low=0.0, high=1.0, low_open=True)
     check_float("method", "ema", m.ema, low=0.0, high=1.0, high_open=True)
     check_bool("method", "replacement", m.replacement)
     check_float("method", "temperature", m.temperature, low=0.0, low_open=True, allow_none=True)
+
+
+def scheduler_warmup(m) -> int:
+    """The warm-up epochs of the sampling scheduler: none with ``self_taught`` (the trainer runs
+    the teacher's warm-up as a run of its own, then the curriculum starts at epoch 0)."""
+    return 0 if m.self_taught else m.warmup_epochs
 
 
 def list_methods() -> list[str]:

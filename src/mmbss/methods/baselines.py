@@ -35,7 +35,8 @@ def _random_pacing(cfg) -> SamplingPolicy:
     def make(num_samples: int, seed: int, min_samples: int) -> RandomPacingScheduler:
         return RandomPacingScheduler(num_samples=num_samples, seed=seed, pacing=m.pacing,
                                      lambda0=m.lambda0, t_grow=m.t_grow,
-                                     warmup_epochs=m.warmup_epochs, min_samples=min_samples)
+                                     warmup_epochs=m.warmup_epochs, warmup=m.warmup,
+                                     min_samples=min_samples)
 
     return SamplingPolicy("random-pacing", make, scorer=None, fused_weight=cfg.train.fused_weight,
                   unimodal_weight=cfg.train.unimodal_weight)

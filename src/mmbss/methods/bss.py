@@ -5,7 +5,7 @@ from __future__ import annotations
 from ..core.errors import InvalidValueError
 from ..core.schedulers import AntiCurriculumScheduler, CurriculumScheduler, LearningBasedScheduler
 from ..core.scoring import BalanceScorer
-from .base import METHODS, SamplingPolicy
+from .base import METHODS, SamplingPolicy, scheduler_warmup
 
 __all__ = ["make_scorer"]
 
@@ -28,7 +28,7 @@ def _curriculum(cls, name: str):
 
         def make(num_samples: int, seed: int, min_samples: int):
             return cls(num_samples=num_samples, seed=seed, pacing=m.pacing, lambda0=m.lambda0,
-                       t_grow=m.t_grow, warmup_epochs=m.warmup_epochs,
+                       t_grow=m.t_grow, warmup_epochs=scheduler_warmup(m), warmup=m.warmup,
                        rescore_every=m.rescore_every, ema=m.ema, min_samples=min_samples)
 
         return SamplingPolicy(name, make, scorer=make_scorer(cfg), scoring=m.scoring,
@@ -47,10 +47,14 @@ def _bss_lb(cfg) -> SamplingPolicy:
     """BSS-LB: balance-weighted random order re-drawn every ``rescore_every`` epochs."""
     m = cfg.method
     every = 1 if m.rescore_every is None else m.rescore_every
+    if m.warmup == "paced":
+        raise InvalidValueError("method: warmup='paced' counts the warm-up epochs as pacing time, "
+                                "but bss-lb has no pacing (it trains on every sample each epoch); "
+                                "use warmup='full' or a curriculum (bss-cl, anti, random-pacing).")
 
     def make(num_samples: int, seed: int, min_samples: int) -> LearningBasedScheduler:
         return LearningBasedScheduler(num_samples=num_samples, seed=seed, eps=m.eps,
-                                      rescore_every=every, warmup_epochs=m.warmup_epochs, ema=m.ema,
+                                      rescore_every=every, warmup_epochs=scheduler_warmup(m), ema=m.ema,
                                       replacement=m.replacement, temperature=m.temperature)
 
     return SamplingPolicy("bss-lb", make, scorer=make_scorer(cfg), scoring=m.scoring,
