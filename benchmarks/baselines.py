@@ -3,7 +3,7 @@
 For each benchmark config (mfeat pix+fou, mfeat-corrupt, synthetic) this runs ``mmbss compare``
 with the methods below over 5 seeds, into ``runs/baselines/<benchmark>/`` (resumable: rerun
 the same command after an interruption and finished runs are reused), and writes
-``docs/RESULTS.md``: test accuracy at the best-validation epoch, mean ± std over seeds, and the
+``docs/BASELINES.md``: test accuracy at the best-validation epoch, mean ± std over seeds, and the
 paired per-seed difference against uniaux.
 
 Every method runs with its published defaults (mmbss's option defaults); nothing is tuned, and
@@ -51,7 +51,7 @@ def main(argv=None) -> int:
     ap.add_argument("--seeds", type=int, nargs="+", default=[0, 1, 2, 3, 4])
     ap.add_argument("--only", nargs="+", choices=sorted(BENCHMARKS), default=list(BENCHMARKS))
     ap.add_argument("--out", default=str(ROOT / "runs" / "baselines"))
-    ap.add_argument("--doc", default=str(ROOT / "docs" / "RESULTS.md"))
+    ap.add_argument("--doc", default=str(ROOT / "docs" / "BASELINES.md"))
     args = ap.parse_args(argv)
     logging.basicConfig(level=logging.INFO, format="%(message)s")
     sections = []
