@@ -188,3 +188,15 @@ def test_chunked_passes_give_the_stable_argsort_whatever_the_chunk_size(monkeypa
     got = perm.weighted_permutation(w.float(), generator=torch.Generator().manual_seed(3))
     expected = torch.sort(keys.masked_fill(w == 0, float("inf")), stable=True).indices
     assert torch.equal(got, expected)
+
+
+@pytest.mark.parametrize("dtype", [torch.float64, torch.float32])
+def test_the_callers_weights_are_never_changed(dtype):
+    w = torch.tensor([0.5, 2.0, 0.0, 1.0], dtype=dtype)
+    lw = torch.tensor([-1.0, 0.5, float("-inf"), 2.0], dtype=dtype)
+    w0, lw0 = w.clone(), lw.clone()
+    weighted_permutation(w, generator=torch.Generator().manual_seed(0))
+    weighted_permutation(log_weights=lw, generator=torch.Generator().manual_seed(0))
+    weighted_draws(w, 5, generator=torch.Generator().manual_seed(0))
+    weighted_draws(None, 5, generator=torch.Generator().manual_seed(0), log_weights=lw)
+    assert torch.equal(w, w0) and torch.equal(lw, lw0)

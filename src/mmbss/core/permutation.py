@@ -65,8 +65,7 @@ def _validated(fn: str, weights, log_weights) -> tuple[torch.Tensor, bool, torch
 def _relative_log_weights(src: torch.Tensor, is_log: bool, top: torch.Tensor) -> torch.Tensor:
     """log(w / max w) in float64 for (a chunk of) the validated tensor: scale-free, so the largest
     weight becomes 1 (log 0) and log E keeps its precision; -inf marks a zero weight."""
-    lw = src.double() if is_log else src.double().log()
-    return lw.sub_(top)
+    return src.double() - top if is_log else src.double().log().sub_(top)  # never the caller's
 
 
 def _log_weights(fn: str, weights, log_weights) -> torch.Tensor:
