@@ -116,3 +116,28 @@ def test_a_state_with_float_steps_is_refused():
     with pytest.raises(TypeError, match=r"OnlineScoreTracker.load_state_dict: 'step' must be a "
                                         r"LongTensor\[N\] \(the record call of each value\); got Tensor"):
         OnlineScoreTracker(3).load_state_dict(state)
+
+
+def test_unchecked_criteria_and_records_are_the_checked_ones_without_the_value_checks():
+    from mmbss import BalanceScorer, OnlineScoreTracker
+
+    g = torch.Generator().manual_seed(0)
+    fused, uni = torch.randn(6, 3, generator=g), {"a": torch.randn(6, 3, generator=g),
+                                                  "b": torch.randn(6, 3, generator=g)}
+    y = torch.tensor([0, 1, 2, 0, 1, 2])
+    scorer = BalanceScorer()
+    checked, unchecked = scorer.criteria(fused, uni, y), scorer.criteria(fused, uni, y, check=False)
+    assert checked.keys() == unchecked.keys()
+    assert all(torch.equal(checked[k], unchecked[k]) for k in checked)
+    bad = {"a": uni["a"].clone(), "b": uni["b"]}
+    bad["a"][0, 0] = float("nan")
+    with pytest.raises(ValueError, match=r"unimodal_logits\['a'\] holds NaN or inf in 1 sample"):
+        scorer.criteria(fused, bad, y)
+    assert scorer.criteria(fused, bad, y, check=False)["loss"].isnan().any()  # the caller's check
+    tracker = OnlineScoreTracker(6)
+    tracker.record(torch.arange(6), unchecked, check=False)
+    assert torch.equal(tracker.criteria()["loss"], checked["loss"].double())
+    with pytest.raises(ValueError, match="holds NaN/inf"):
+        tracker.record(torch.arange(6), {k: torch.full((6,), float("nan")) for k in unchecked})
+    with pytest.raises(ValueError, match=r"'criteria' must hold the same criteria"):
+        tracker.record(torch.arange(6), {"other": torch.zeros(6)}, check=False)  # still checked

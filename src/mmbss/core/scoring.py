@@ -170,7 +170,8 @@ class BalanceScorer:
     @torch.no_grad()
     def criteria(self, fused_logits: torch.Tensor,
                  unimodal_logits: Mapping[str, torch.Tensor] | Sequence[torch.Tensor],
-                 labels: torch.Tensor, features=None, head_inputs=None) -> dict[str, torch.Tensor]:
+                 labels: torch.Tensor, features=None, head_inputs=None, *,
+                 check: bool = True) -> dict[str, torch.Tensor]:
         """Raw per-sample criteria of this scorer (not normalised).
 
         Args:
@@ -183,6 +184,9 @@ class BalanceScorer:
             head_inputs: dict name -> Tensor[N, D_h] with the input of each head, including key
                 "fused" when the fused weight is > 0, no other keys than "fused" and the
                 modalities; needed for "gradient".
+            check: validate the values too (NaN/inf, label range), at a few host syncs per call.
+                ``False`` is for a training loop that checks its loss for divergence itself
+                (mmbss's trainer, per step of online scoring); shapes are always checked.
         Returns:
             dict with the keys of :attr:`keys`, each a float Tensor[N].
         Raises:
@@ -190,8 +194,8 @@ class BalanceScorer:
                 feature dims that differ, missing features/head inputs.
         """
         uni = _named("unimodal_logits", unimodal_logits)
-        n, c = _check_logits(fused_logits, uni)
-        labels = _check_labels(labels, n, c)
+        n, c = _check_logits(fused_logits, uni, check)
+        labels = _check_labels(labels, n, c, check)
         out: dict[str, torch.Tensor] = {}
         if self.correlation == "prediction":
             out["prediction_similarity"] = _mean_pairwise_cos([z.softmax(-1) for z in uni.values()])
@@ -206,7 +210,8 @@ class BalanceScorer:
         elif self.information == "gradient":
             out["gradient"] = self._gradient(fused_logits, uni, labels, head_inputs, n)
         for k, v in out.items():
-            _check_finite(f"criterion {k!r}", v)
+            if check:
+                _check_finite(f"criterion {k!r}", v)
         return out
 
     def combine(self, criteria: Mapping[str, torch.Tensor]) -> torch.Tensor:
@@ -284,28 +289,30 @@ def _named(what: str, xs) -> dict[str, torch.Tensor]:
     return out
 
 
-def _check_logits(fused, uni: dict[str, torch.Tensor]) -> tuple[int, int]:
+def _check_logits(fused, uni: dict[str, torch.Tensor], values: bool = True) -> tuple[int, int]:
     if not isinstance(fused, torch.Tensor) or fused.dim() != 2:
         raise InvalidValueError(f"fused_logits must be a Tensor[N, C]; got "
                                 f"{getattr(fused, 'shape', type(fused).__name__)}.")
     n, c = fused.shape
-    _check_finite("fused_logits", fused)
+    if values:
+        _check_finite("fused_logits", fused)
     for name, z in uni.items():
         if not isinstance(z, torch.Tensor) or tuple(z.shape) != (n, c):
             raise InvalidValueError(f"unimodal_logits[{name!r}] has shape "
                              f"{tuple(getattr(z, 'shape', ()))}; expected (N, C) = ({n}, {c}) "
                                     f"like fused_logits.")
-        _check_finite(f"unimodal_logits[{name!r}]", z)
+        if values:
+            _check_finite(f"unimodal_logits[{name!r}]", z)
     return n, c
 
 
-def _check_labels(labels, n: int, c: int) -> torch.Tensor:
+def _check_labels(labels, n: int, c: int, values: bool = True) -> torch.Tensor:
     if not isinstance(labels, torch.Tensor) or labels.dim() != 1 or labels.shape[0] != n:
         raise InvalidValueError(f"labels must be an integer Tensor[N] with N={n}; got "
                                 f"{tuple(getattr(labels, 'shape', ())) or type(labels).__name__}.")
     if labels.dtype.is_floating_point or labels.dtype == torch.bool:
         raise InvalidValueError(f"labels must hold integer class ids; got dtype {labels.dtype}.")
-    if n and (labels.min() < 0 or labels.max() >= c):
+    if values and n and (labels.min() < 0 or labels.max() >= c):
         raise InvalidValueError(f"labels must lie in [0, {c - 1}] for C={c} classes; got values in "
                                 f"[{int(labels.min())}, {int(labels.max())}].")
     return labels.long()

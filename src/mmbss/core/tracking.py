@@ -56,12 +56,16 @@ class OnlineScoreTracker:
         self.count = 0  # record() calls so far
         self._merged = True
 
-    def record(self, indices: torch.Tensor, criteria: Mapping[str, torch.Tensor]) -> None:
+    def record(self, indices: torch.Tensor, criteria: Mapping[str, torch.Tensor], *,
+               check: bool = True) -> None:
         """Store ``criteria`` (dict name -> Tensor[B]) of the samples ``indices`` (LongTensor[B]).
 
         Later records of the same sample overwrite earlier ones. Values are detached and moved to
         the CPU. Every call must give the same criterion names (a sample with a missing criterion
         would otherwise count as seen); nothing is stored when a check fails.
+        ``check=False`` skips the checks that read values (index range, NaN/inf), for a training
+        loop that gives the sampler's own indices and checks its loss for divergence itself
+        (mmbss's trainer); names, dtypes and counts are always checked.
 
         Raises:
             TypeError: float/bool ``indices``, or ``criteria`` not a dict of name -> Tensor.
@@ -79,7 +83,7 @@ class OnlineScoreTracker:
             raise InvalidValueError(f"OnlineScoreTracker.record: 'criteria' must hold the same criteria "
                              f"at every call ({sorted(self._values) or 'at least one'}); got "
                                     f"{sorted(names)}.")
-        if idx.numel() and (idx.min() < 0 or idx.max() >= self.num_samples):
+        if check and idx.numel() and (idx.min() < 0 or idx.max() >= self.num_samples):
             raise InvalidValueError(f"OnlineScoreTracker.record: indices must lie in [0, "
                              f"{self.num_samples - 1}]; got [{int(idx.min())}, {int(idx.max())}].")
         values = {}
@@ -88,7 +92,7 @@ class OnlineScoreTracker:
             if v.numel() != idx.numel():
                 raise InvalidValueError(f"OnlineScoreTracker.record: criterion {name!r} has {v.numel()} "
                                         f"values for {idx.numel()} indices.")
-            if not bool(torch.isfinite(v).all()):
+            if check and not bool(torch.isfinite(v).all()):
                 raise InvalidValueError(f"OnlineScoreTracker.record: criterion {name!r} holds NaN/inf.")
             values[name] = v
         for name, v in values.items():
