@@ -63,9 +63,9 @@ class OnlineScoreTracker:
         Later records of the same sample overwrite earlier ones. Values are detached and moved to
         the CPU. Every call must give the same criterion names (a sample with a missing criterion
         would otherwise count as seen); nothing is stored when a check fails.
-        ``check=False`` skips the checks that read values (index range, NaN/inf), for a training
-        loop that gives the sampler's own indices and checks its loss for divergence itself
-        (mmbss's trainer); names, dtypes and counts are always checked.
+        ``check=False`` skips the NaN/inf check of the values, for a training loop that checks
+        its loss for divergence itself (mmbss's trainer); indices, names, dtypes and counts are
+        always checked.
 
         Raises:
             TypeError: float/bool ``indices``, or ``criteria`` not a dict of name -> Tensor.
@@ -83,7 +83,7 @@ class OnlineScoreTracker:
             raise InvalidValueError(f"OnlineScoreTracker.record: 'criteria' must hold the same criteria "
                              f"at every call ({sorted(self._values) or 'at least one'}); got "
                                     f"{sorted(names)}.")
-        if check and idx.numel() and (idx.min() < 0 or idx.max() >= self.num_samples):
+        if idx.numel() and (idx.min() < 0 or idx.max() >= self.num_samples):
             raise InvalidValueError(f"OnlineScoreTracker.record: indices must lie in [0, "
                              f"{self.num_samples - 1}]; got [{int(idx.min())}, {int(idx.max())}].")
         values = {}
