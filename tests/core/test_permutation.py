@@ -108,10 +108,15 @@ def test_packed_argsort_equals_stable_argsort_even_with_many_truncation_ties(ind
     assert torch.equal(_argsort_packed(keys.clone(), max(index_bits, 10)), expected)
 
 
+def _keys(u: torch.Tensor, lw: torch.Tensor) -> torch.Tensor:
+    """The documented keys: log E - log w with E = -log(1 - U)."""
+    return (-torch.log1p(-u)).log() - lw
+
+
 def test_same_seed_same_order_as_the_plain_exponential_keys():
     w = torch.rand(3000, dtype=torch.float64, generator=torch.Generator().manual_seed(1))
     lw = w.log() - w.log().max()
-    keys = torch.empty_like(w).exponential_(generator=torch.Generator().manual_seed(2)).log_() - lw
+    keys = _keys(torch.empty_like(w).uniform_(generator=torch.Generator().manual_seed(2)), lw)
     got = weighted_permutation(w, generator=torch.Generator().manual_seed(2))
     assert torch.equal(got, torch.sort(keys, stable=True).indices)
 
@@ -184,7 +189,7 @@ def test_chunked_passes_give_the_stable_argsort_whatever_the_chunk_size(monkeypa
     w[::7] = 0.0
     w = w.float().double()  # the float32 weights below, exactly
     lw = w.log() - w.log().max()
-    keys = torch.empty_like(w).exponential_(generator=torch.Generator().manual_seed(3)).log_() - lw
+    keys = _keys(torch.empty_like(w).uniform_(generator=torch.Generator().manual_seed(3)), lw)
     got = perm.weighted_permutation(w.float(), generator=torch.Generator().manual_seed(3))
     expected = torch.sort(keys.masked_fill(w == 0, float("inf")), stable=True).indices
     assert torch.equal(got, expected)

@@ -42,21 +42,23 @@ def _validated(fn: str, weights, log_weights) -> tuple[torch.Tensor, bool, torch
         raise InvalidValueError(f"{fn}: pass exactly one of 'weights' and 'log_weights'.")
     if log_weights is not None:
         lw = _check_weights(fn, log_weights, "log_weights")
-        bad = int((torch.isnan(lw) | (lw == float("inf"))).sum())
-        if bad:
+        top = lw.max().double()  # one pass; NaN (max propagates it) or +inf fail below
+        if not bool(top < float("inf")):
+            bad = int((torch.isnan(lw) | (lw == float("inf"))).sum())
             raise InvalidValueError(f"{fn}: 'log_weights' holds {bad} NaN or +inf value(s); use finite "
                                     f"values (-inf for a zero weight).")
-        src, is_log, top = lw, True, lw.max().double()
+        src, is_log = lw, True
     else:
         w = _check_weights(fn, weights)
-        if not (bool(torch.isfinite(w).all()) and bool((w >= 0).all())):  # details only on failure
+        low, high = torch.aminmax(w)
+        if not (bool(low >= 0) and bool(high < float("inf"))):  # one pass (NaN fails); details only on failure
             nan = int(torch.isnan(w).sum())
             if nan:
                 raise InvalidValueError(f"{fn}: 'weights' holds {nan} NaN value(s); weights must be "
                                         f"finite and >= 0.")
             raise InvalidValueError(f"{fn}: 'weights' must be finite and >= 0; got {int((w < 0).sum())} "
                                     f"negative and {int(torch.isinf(w).sum())} infinite value(s).")
-        src, is_log, top = w, False, w.max().double().log()
+        src, is_log, top = w, False, high.double().log()
     if top == float("-inf"):
         raise InvalidValueError(f"{fn}: all weights are zero; at least one must be > 0.")
     return src, is_log, top
@@ -77,8 +79,9 @@ def weighted_permutation(weights: torch.Tensor | None = None, generator: torch.G
                          *, log_weights: torch.Tensor | None = None) -> torch.Tensor:
     """Draw a permutation of ``range(N)`` by sequential weighted sampling without replacement.
 
-    Uses exponential keys: item i gets key ``log E_i - log w_i`` with ``E_i ~ Exp(1)`` (the log of
-    ``E_i / w_i``) and items are taken in ascending key order. This has the distribution of
+    Uses exponential keys: item i gets key ``log E_i - log w_i`` with ``E_i = -log(1 - U_i) ~ Exp(1)``
+    (``U_i`` uniform from ``generator``; the key is the log of ``E_i / w_i``) and items are taken in
+    ascending key order. This has the distribution of
     ``torch.multinomial(w, N, replacement=False)`` (repeatedly draw i with probability
     ``w_i / sum of the weights left``), costs O(N log N) and has no size limit (``torch.multinomial``
     refuses more than 2**24 categories). Working with logs (shifted so that the largest weight is
@@ -112,14 +115,14 @@ def weighted_permutation(weights: torch.Tensor | None = None, generator: torch.G
     _check_generator("weighted_permutation", generator)
     src, is_log, top = _validated("weighted_permutation", weights, log_weights)
     n = src.numel()
-    keys = torch.empty(n, dtype=torch.float64, device=src.device).exponential_(generator=generator)
+    keys = torch.empty(n, dtype=torch.float64, device=src.device).uniform_(generator=generator)
     lw_buf = torch.empty(min(n, _CHUNK), dtype=torch.float64, device=src.device)
     zero = torch.empty(lw_buf.numel(), dtype=torch.bool, device=src.device)
     for start in range(0, n, _CHUNK):  # work buffers reused: no per-chunk heap churn
         part = src[start:start + _CHUNK]
         lw, z = lw_buf[:part.numel()], zero[:part.numel()]
         (lw.copy_(part) if is_log else torch.log(part, out=lw)).sub_(top)
-        k = keys[start:start + _CHUNK].log_().sub_(lw)
+        k = keys[start:start + _CHUNK].neg_().log1p_().neg_().log_().sub_(lw)  # log E - log w
         k.masked_fill_(torch.eq(lw, float("-inf"), out=z), float("inf"))  # zero weight: last
     del lw_buf, zero, lw, z, k
     index_bits = max(1, (n - 1).bit_length())
