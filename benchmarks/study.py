@@ -151,6 +151,22 @@ def _auc_table(out: Path, seeds: list[int]) -> str | None:
     return "\n".join([head, "|---|" + "---|" * len(AUC_EPOCHS), *rows, ""])
 
 
+def _headline(sections, out: Path) -> str:
+    """One table across the benchmarks: each method's paired difference to uniaux and verdict."""
+    cells: dict[str, dict[str, str]] = {}
+    for name, *_ in sections:
+        with (out / name / "table.csv").open() as fh:
+            for row in csv.DictReader(fh):
+                if row["method"] != "uniaux":
+                    short = {"better": "better", "worse": "worse"}.get(row["verdict"], "n.d.")
+                    cells.setdefault(row["method"], {})[name] = (
+                        f"{row['Δacc vs uniaux (paired): mean [95 % CI]'].split(' (')[0]} {short}")
+    names = [name for name, *_ in sections]
+    lines = ["| method | " + " | ".join(names) + " |", "|---|" + "---|" * len(names)]
+    lines += ["| " + " | ".join([m, *(c.get(n, "—") for n in names)]) + " |" for m, c in cells.items()]
+    return "\n".join(lines)
+
+
 def _commit() -> str:
     return subprocess.run(["git", "-C", str(ROOT), "rev-parse", "--short", "HEAD"],
                           capture_output=True, text=True).stdout.strip() or "unknown"
@@ -177,7 +193,9 @@ def _document(sections, args) -> str:
              "bss-lb's criteria (Table 3's \"neither\" is the uniform order, i.e. uniaux; "
              "feature similarity needs encoders of one feature size, and these give 64 and 256, "
              "so it is not in the ablation); `beta-*` are the paper's rule (softmax weights, with "
-             "replacement) with smoothing beta (`ema = 1 - beta`).", ""]
+             "replacement) with smoothing beta (`ema = 1 - beta`).", "",
+             "## Summary: Δacc vs uniaux in points, mean [95 % CI] and verdict (n.d. = no "
+             "detectable difference)", "", _headline(sections, Path(args.out)), ""]
     for name, config, options, table, auc, missing in sections:
         shown = "" if options is None else f", `data.options: {options}`"
         lines += [f"## {name} (`{config}`{shown})", "", table.strip(), ""]
