@@ -10,7 +10,6 @@ from .errors import InvalidTypeError, InvalidValueError
 
 __all__ = ["weighted_permutation", "weighted_draws"]
 
-_FLIP = 0x7FFFFFFFFFFFFFFF  # turns float64 bit patterns into int64 values of the same order
 
 
 def _check_weights(fn: str, weights: torch.Tensor, name: str = "weights") -> torch.Tensor:
