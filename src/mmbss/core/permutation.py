@@ -11,7 +11,6 @@ from .errors import InvalidTypeError, InvalidValueError
 __all__ = ["weighted_permutation", "weighted_draws"]
 
 
-
 def _check_weights(fn: str, weights: torch.Tensor, name: str = "weights") -> torch.Tensor:
     if not isinstance(weights, torch.Tensor):
         raise InvalidTypeError(f"{fn}: '{name}' must be a 1-D Tensor; got {type(weights).__name__}.")
