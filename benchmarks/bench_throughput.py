@@ -66,12 +66,9 @@ def main(argv=None) -> int:
                 else:
                     model.train(kind == "train")
                     for batch in loader:
-                        x = batch["modalities"]
-                        if kind == "train":
-                            out = model(x)
-                            loss = torch.nn.functional.cross_entropy(out.fused, batch["label"])
-                            for logits in out.unimodal.values():
-                                loss = loss + torch.nn.functional.cross_entropy(logits, batch["label"])
+                        x, y = batch["modalities"], batch["label"]
+                        if kind == "train":  # the method's own forward and loss (uniaux's)
+                            loss = run.method.loss(model, run.method.forward(model, x, y), y).mean()
                             optimizer.zero_grad(set_to_none=True)
                             loss.backward()
                             optimizer.step()

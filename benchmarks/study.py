@@ -80,12 +80,14 @@ def main(argv=None) -> int:
     ap.add_argument("--doc", default=str(ROOT / "docs" / "STUDY.md"))
     args = ap.parse_args(argv)
     logging.basicConfig(level=logging.WARNING, format="%(message)s")
+    ran = {}  # name -> (methods, compare result) of this invocation
     for name in args.only:
         methods = [m for m in BENCHMARKS[name][2]  # the baseline always (reused once finished)
                    if args.methods is None or _label(m) in [*args.methods, "uniaux"]]
         if methods:
             t0 = time.perf_counter()
             result = _compare(name, methods, args)
+            ran[name] = (methods, result)
             print(f"\n## {name} ({time.perf_counter() - t0:.0f} s)\n\n{result['table']}", flush=True)
     sections = []  # the document: every benchmark's methods whose seeds have all finished
     for name, (config, options, methods) in BENCHMARKS.items():
@@ -94,7 +96,8 @@ def main(argv=None) -> int:
                                           for s in args.seeds)]
         missing = [_label(m) for m in methods if m not in done]
         if any(_label(m) == "uniaux" for m in done):
-            table = _compare(name, done, args)["table"]
+            same = name in ran and ran[name][0] == done  # else the finished runs, reused
+            table = (ran[name][1] if same else _compare(name, done, args))["table"]
             sections.append((name, config, options, table, _auc_table(Path(args.out) / name,
                                                                        args.seeds), missing))
     Path(args.doc).write_text(_document(sections, args))

@@ -62,10 +62,13 @@ def _validated(fn: str, weights, log_weights) -> tuple[torch.Tensor, bool, torch
     return src, is_log, top
 
 
-def _relative_log_weights(src: torch.Tensor, is_log: bool, top: torch.Tensor) -> torch.Tensor:
-    """log(w / max w) in float64 for (a chunk of) the validated tensor: scale-free, so the largest
-    weight becomes 1 (log 0) and log E keeps its precision; -inf marks a zero weight."""
-    return src.double() - top if is_log else src.double().log().sub_(top)  # never the caller's
+def _relative_log_weights(src: torch.Tensor, is_log: bool, top: torch.Tensor,
+                          out: torch.Tensor | None = None) -> torch.Tensor:
+    """log(w / max w) in float64 of (a chunk of) the validated tensor, into ``out`` (a new tensor
+    by default; never the caller's): scale-free, so the largest weight becomes 1 (log 0) and
+    log E keeps its precision; -inf marks a zero weight."""
+    out = torch.empty(src.shape, dtype=torch.float64, device=src.device) if out is None else out
+    return (out.copy_(src) if is_log else torch.log(src, out=out)).sub_(top)
 
 
 def _log_weights(fn: str, weights, log_weights) -> torch.Tensor:
@@ -118,8 +121,8 @@ def weighted_permutation(weights: torch.Tensor | None = None, generator: torch.G
     zero = torch.empty(lw_buf.numel(), dtype=torch.bool, device=src.device)
     for start in range(0, n, _CHUNK):  # work buffers reused: no per-chunk heap churn
         part = src[start:start + _CHUNK]
-        lw, z = lw_buf[:part.numel()], zero[:part.numel()]
-        (lw.copy_(part) if is_log else torch.log(part, out=lw)).sub_(top)
+        lw = _relative_log_weights(part, is_log, top, out=lw_buf[:part.numel()])
+        z = zero[:part.numel()]
         k = keys[start:start + _CHUNK].neg_().log1p_().neg_().log_().sub_(lw)  # log E - log w
         k.masked_fill_(torch.eq(lw, float("-inf"), out=z), float("inf"))  # zero weight: last
     del lw_buf, zero, lw, z, k
