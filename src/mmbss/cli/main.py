@@ -18,6 +18,7 @@ __all__ = ["main", "build_parser"]
 def build_parser() -> argparse.ArgumentParser:
     """The argument parser of ``mmbss`` and its sub-commands."""
     from ..data import list_datasets
+    from ..data.paper import list_preparers
     from ..methods import list_methods
 
     p = argparse.ArgumentParser(prog="mmbss", description="Balance-aware Sequence Sampling for "
@@ -56,6 +57,22 @@ def build_parser() -> argparse.ArgumentParser:
     r.add_argument("--out", default=None, help="folder for the PNGs (default: <dir>/plots)")
     r.add_argument("--html", default=None, metavar="OUT.html",
                    help="write one self-contained HTML page (figures embedded) instead of PNGs")
+
+    pr = sub.add_parser("prepare", help="turn a downloaded paper dataset into the cache its "
+                        "loader reads", description="datasets: " + ", ".join(list_preparers())
+                        + ". Example: mmbss prepare cremad --src ~/data/CREMA-D --out "
+                        "~/cache/cremad --workers 8 (see docs/DATASETS.md)")
+    pr.add_argument("dataset", help="the dataset's name, e.g. cremad")
+    pr.add_argument("--src", required=True, help="the dataset folder as downloaded and unpacked")
+    pr.add_argument("--out", required=True, help="the cache folder (an unfinished one continues)")
+    pr.add_argument("--workers", type=int, default=0, help="decoding processes (default 0)")
+    pr.add_argument("--split-dir", default=None, help="folder with the split files, if they are "
+                    "not in --src")
+    pr.add_argument("--max-skipped", default="1%", help="fail when more listed items than this "
+                    "are missing or broken: a count or a percentage (default 1%%)")
+    pr.add_argument("--param", dest="params", action="append", default=[], metavar="KEY=VALUE",
+                    help="replace a preprocessing parameter, e.g. seconds=3 (repeatable)")
+    pr.add_argument("--quiet", action="store_true", help="no progress bar")
 
     sub.add_parser("list", help="registered methods, datasets, encoders, fusions, pacings")
     return p
@@ -173,6 +190,22 @@ def _report(args) -> int:
     return 0
 
 
+def _prepare(args) -> int:
+    from ..core.errors import InvalidValueError
+    from ..data.paper import prepare
+
+    params = {}
+    for text in args.params:
+        key, sep, value = text.partition("=")
+        if not sep or not key.strip():
+            raise InvalidValueError(f"mmbss prepare: '--param' must be KEY=VALUE, e.g. seconds=3; "
+                                    f"got {text!r}.")
+        params[key.strip()] = value
+    prepare(args.dataset, args.src, args.out, workers=args.workers, split_dir=args.split_dir,
+            max_skipped=args.max_skipped, params=params, progress=not args.quiet)
+    return 0
+
+
 def _list(args) -> int:
     from ..core.pacing import list_pacings
     from ..data import list_datasets
@@ -200,7 +233,8 @@ def _version() -> str:
     return f"mmbss {__version__}"
 
 
-_COMMANDS = {"train": _train, "compare": _compare, "score": _score, "report": _report, "list": _list}
+_COMMANDS = {"train": _train, "compare": _compare, "score": _score, "report": _report,
+             "prepare": _prepare, "list": _list}
 
 if __name__ == "__main__":
     sys.exit(main())

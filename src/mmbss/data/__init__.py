@@ -15,6 +15,7 @@ Example:
     (360, 1200)
 """
 
+from . import paper as _paper  # noqa: F401,E402  (registers the paper datasets)
 from .bundle import DATASETS, DataBundle, build_bundle, create_dataset, list_datasets
 from .collate import collate_samples
 from .corruption import CORRUPT_MODES, corrupt_samples

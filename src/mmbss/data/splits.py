@@ -15,7 +15,8 @@ from mmbss.core._validation import check_float, check_int
 
 from ..core.errors import InvalidValueError
 
-__all__ = ["numpy_rng", "stratified_split", "check_fractions", "fit_standardisation"]
+__all__ = ["numpy_rng", "stratified_split", "carve", "group_split", "check_fractions",
+           "fit_standardisation"]
 
 STD_FLOOR = 1e-6
 
@@ -129,6 +130,76 @@ def stratified_split(labels: np.ndarray, *, val_fraction: float, test_fraction: 
                              f"with val_fraction={val_fraction} and test_fraction={test_fraction}; "
                                     "use more samples or other fractions.")
     return train, val, test
+
+
+def carve(labels: np.ndarray, fraction: float, *, seed: int, owner: str = "carve"
+          ) -> tuple[np.ndarray, np.ndarray]:
+    """Split positions ``range(N)`` into ``(kept, carved)``, the carved part a stratified
+    ``fraction`` of each class (a validation split carved from a fixed training split).
+
+    Returns:
+        Sorted int64 index arrays; ``len(carved) == round(N * fraction)``, each class within one
+        sample of its share. Same ``(labels, fraction, seed)`` -> the same split.
+
+    Raises:
+        ValueError: ``fraction`` outside (0, 1), or a part that would be empty.
+
+    Example:
+        >>> kept, val = carve(np.repeat([0, 1], 10), 0.2, seed=0)
+        >>> len(kept), len(val), np.bincount(np.repeat([0, 1], 10)[val]).tolist()
+        (16, 4, [2, 2])
+    """
+    fraction = check_float(owner, "val_fraction", fraction, low=0.0, high=1.0, low_open=True,
+                           high_open=True)
+    labels = np.asarray(labels)
+    rng = numpy_rng(seed, "carve")
+    classes, inverse, counts = np.unique(labels, return_inverse=True, return_counts=True)
+    sizes = _allocate(counts, fraction, counts, rng)
+    carved = np.concatenate([rng.permutation(np.flatnonzero(inverse == c))[:sizes[c]]
+                             for c in range(len(classes))] or [np.zeros(0, np.int64)])
+    mask = np.zeros(len(labels), dtype=bool)
+    mask[carved] = True
+    kept, carved = np.flatnonzero(~mask), np.flatnonzero(mask)
+    if len(kept) == 0 or len(carved) == 0:
+        raise InvalidValueError(f"{owner}: carving val_fraction={fraction} out of {len(labels)} "
+                                f"training samples leaves an empty split; use another fraction.")
+    return kept.astype(np.int64), carved.astype(np.int64)
+
+
+def group_split(groups: np.ndarray, fractions: tuple[float, float], *, seed: int,
+                owner: str = "group_split") -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+    """Split positions into train/val/test so that no group (e.g. an actor) is in two splits.
+
+    Whole groups, in a seeded random order, go to test until it holds at least
+    ``fractions[1]`` of the samples, then to validation until it holds ``fractions[0]``; the
+    rest is training data.
+
+    Returns:
+        ``(train, val, test)``: sorted int64 index arrays.
+
+    Raises:
+        ValueError: bad fractions, or fewer than 3 groups.
+    """
+    val_fraction, test_fraction = check_fractions(owner, *fractions)
+    groups = np.asarray(groups)
+    names = np.unique(groups)
+    if len(names) < 3:
+        raise InvalidValueError(f"{owner}: a group-disjoint split needs at least 3 groups; got "
+                                f"{len(names)}.")
+    order = numpy_rng(seed, "group-split").permutation(names)
+    n, split_of, filled = len(groups), {}, {"test": 0, "val": 0}
+    sizes = {g: int((groups == g).sum()) for g in names}
+    for g in order:
+        if filled["test"] < test_fraction * n:
+            split_of[g] = "test"
+        elif filled["val"] < val_fraction * n:
+            split_of[g] = "val"
+        else:
+            split_of[g] = "train"
+        if split_of[g] in filled:
+            filled[split_of[g]] += sizes[g]
+    which = np.array([split_of[g] for g in groups])
+    return tuple(np.flatnonzero(which == s).astype(np.int64) for s in ("train", "val", "test"))
 
 
 def fit_standardisation(train_views: dict[str, np.ndarray]) -> dict[str, dict[str, np.ndarray]]:

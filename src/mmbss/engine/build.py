@@ -76,7 +76,8 @@ def build_run(cfg: Config, where: Launch | None = None) -> Run:
     scheduler = _method_scheduler(cfg, method, model, len(bundle.train))
     n = len(bundle.train)
     sampler = BalanceSampler(scheduler, num_replicas=1, rank=0)  # the whole sequence, every rank
-    batches = Batches(sampler, t.batch_size, where.world, where.rank)
+    batches = Batches(sampler, t.batch_size, where.world, where.rank,
+                      tag_seed=t.seed if getattr(bundle.train, "augment", False) else None)
     io = {"num_workers": t.num_workers, "device": device, "seed": t.seed}
     loaders = {"train": train_loader(bundle.train, batches, **io),
                **{split: eval_loader(_shard(getattr(bundle, split), where), t.eval_batch_size, **io)

@@ -11,6 +11,7 @@ from torch.utils.data import DataLoader, Dataset, Sampler
 
 from ..core._rng import generator
 from ..data import collate_samples
+from ..data.paper import EpochIndex
 
 __all__ = ["train_loader", "eval_loader", "Batches"]
 
@@ -48,11 +49,17 @@ class Batches(Sampler):
       near-equal parts of it.
     * :attr:`skip` global batches are skipped at the start of the next iteration (a resume
       inside an epoch); it is reset to 0 afterwards.
+    * With ``tag_seed`` set (a dataset with random transforms), every index is an
+      :class:`~mmbss.data.paper.EpochIndex` carrying that seed and the sampler's epoch, so the
+      dataset draws its augmentation from ``(seed, epoch, index)``: the same crops with any
+      number of workers and after a resume.
     """
 
-    def __init__(self, sampler: Sampler, batch_size: int, num_replicas: int = 1, rank: int = 0):
+    def __init__(self, sampler: Sampler, batch_size: int, num_replicas: int = 1, rank: int = 0,
+                 tag_seed: int | None = None):
         self.sampler, self.batch_size = sampler, batch_size
         self.num_replicas, self.rank, self.skip = num_replicas, rank, 0
+        self.tag_seed = tag_seed
 
     def _min_last(self) -> int:
         return max(2, self.num_replicas) if self.batch_size > 1 else 1
@@ -72,11 +79,14 @@ class Batches(Sampler):
         return max(0, len(self.global_sizes()) - self.skip)
 
     def _part(self, batch: list[int]) -> list[int]:
-        if self.num_replicas == 1:
-            return batch
-        size, extra = divmod(len(batch), self.num_replicas)
-        start = self.rank * size + min(self.rank, extra)
-        return batch[start:start + size + (self.rank < extra)]
+        if self.num_replicas > 1:
+            size, extra = divmod(len(batch), self.num_replicas)
+            start = self.rank * size + min(self.rank, extra)
+            batch = batch[start:start + size + (self.rank < extra)]
+        if self.tag_seed is not None:
+            epoch = getattr(self.sampler, "epoch", 0)
+            batch = [EpochIndex(i, self.tag_seed, epoch) for i in batch]
+        return batch
 
     def __iter__(self):  # one batch ahead, so that a short last batch can join it
         skip, self.skip = self.skip, 0
