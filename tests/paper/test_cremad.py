@@ -3,21 +3,23 @@
 from __future__ import annotations
 
 import json
+from pathlib import Path
 
 import numpy as np
 import pytest
 import torch
-import yaml
 
 from mmbss.cli.main import main
 from mmbss.data import create_dataset
-from mmbss.engine.config import config_to_dict
 
-from ..conftest import tiny_config
 from .media import write_garbage, write_lfs_pointer, write_video, write_wav
 
 EMOS = ["NEU", "HAP", "SAD", "FEA", "DIS", "ANG"]
-PARAMS = ["--param", "sample_rate=8000", "--param", "seconds=1", "--param", "frame_size=32"]
+CONFIG = Path(__file__).resolve().parents[2] / "configs" / "paper" / "cremad.yaml"
+TINY = ["--set", "train.epochs=1", "--set", "train.batch_size=4", "--set", "train.num_workers=2",
+        "--set", "train.device=cpu", "--set", "train.eval_batch_size=8"]
+PARAMS = ["--param", "sample_rate=4000", "--param", "seconds=1", "--param", "n_fft=64",
+          "--param", "hop=32", "--param", "frame_size=32"]
 
 
 def make_cremad(root, actors=(1001, 1002, 1003, 1004), broken=True):
@@ -67,7 +69,7 @@ def test_cremad_from_raw_layout_to_a_trained_epoch(tmp_path, capsys):
     assert json.loads((cache / "manifest.json").read_text())["last_run"]["decoded"] == 0
 
     bundle = create_dataset("cremad", root=str(cache), seed=0, val_fraction=0.45)
-    assert bundle.modality_shapes == {"audio": (1, 257, 23), "visual": (1, 3, 32, 32)}
+    assert bundle.modality_shapes == {"audio": (1, 33, 126), "visual": (1, 3, 32, 32)}
     assert len(bundle.train) + len(bundle.val) == 14 and len(bundle.test) == 6
     assert not set(bundle.info["keys"]["val"]) & set(bundle.info["keys"]["train"])
     stored = np.load(cache / "train" / "audio.npy", mmap_mode="r")
@@ -75,14 +77,10 @@ def test_cremad_from_raw_layout_to_a_trained_epoch(tmp_path, capsys):
     assert torch.equal(sample["modalities"]["audio"][0],
                        torch.from_numpy(stored[bundle.train.parts[0][1][0]].astype(np.float32)))
 
-    cfg = tiny_config("bss-lb", epochs=1)
-    cfg.data.name, cfg.data.options = "cremad", {"root": str(cache)}
-    cfg.data.val_fraction = 0.45
-    cfg.model.encoder, cfg.model.encoder_kw = "resnet18", {}
-    cfg.train.batch_size, cfg.train.num_workers = 4, 2
-    (tmp_path / "c.yaml").write_text(yaml.safe_dump(config_to_dict(cfg)))
-    run = tmp_path / "run"
-    assert main(["train", "--config", str(tmp_path / "c.yaml"), "--out", str(run), "--quiet"]) == 0
+    run = tmp_path / "run"  # the shipped paper config, made tiny
+    assert main(["train", "--config", str(CONFIG), "--out", str(run), "--quiet",
+                 "--set", f"data.root={cache}", "--set", "data.val_fraction=0.45",
+                 *TINY]) == 0
     record = json.loads((run / "metrics.jsonl").read_text().splitlines()[0])
     assert record["train"]["samples"] == len(bundle.train)
     assert set(record["val"]["modality_acc"]) == {"audio", "visual"}
@@ -171,7 +169,7 @@ def test_an_interrupted_prepare_continues_where_it_stopped(tmp_path, monkeypatch
 
     module = importlib.import_module("mmbss.data.paper.prepare")
     raw = make_cremad(tmp_path / "raw", broken=False)
-    params = {"sample_rate": 8000, "seconds": 1.0, "frame_size": 32}
+    params = {"sample_rate": 4000, "seconds": 1.0, "n_fft": 64, "hop": 32, "frame_size": 32}
     original = PREPARERS.get("cremad")
     calls = []
 

@@ -169,25 +169,26 @@ def build_data(cfg: Config):
 
     d = cfg.data
     check_int("data", "split_seed", d.split_seed, low=0)
-    reserved = sorted({"seed", "val_fraction", "test_fraction"} & set(d.options))
+    reserved = sorted({"seed", "val_fraction", "test_fraction", "root"} & set(d.options))
     if reserved:
         raise InvalidValueError(f"data.options: {', '.join(map(repr, reserved))} "
-                                f"{'is' if len(reserved) == 1 else 'are'} set by data.split_seed, "
-                                f"data.val_fraction and data.test_fraction; remove "
+                                f"{'is' if len(reserved) == 1 else 'are'} set by data.root, "
+                                f"data.split_seed, data.val_fraction and data.test_fraction; remove "
                                 f"{'it' if len(reserved) == 1 else 'them'} from data.options.")
     factory = DATASETS.get(d.name) if d.name in DATASETS or ":" not in str(d.name) else \
         load_factory(d.name)
     accepted = factory_options(factory)
     split = {}
     for key, value, default in (("seed", d.split_seed, 0), ("val_fraction", d.val_fraction, None),
-                                ("test_fraction", d.test_fraction, None)):
+                                ("test_fraction", d.test_fraction, None), ("root", d.root, None)):
         if accepted is None or key in accepted:
             if value is not None:
                 split[key] = value
         elif value != default:
             name = "split_seed" if key == "seed" else key
-            raise InvalidValueError(f"data.{name}: dataset {d.name!r} has no option {key!r} (its "
-                                    f"splits are fixed); remove data.{name} from the config.")
+            why = "it reads no files" if key == "root" else "its splits are fixed"
+            raise InvalidValueError(f"data.{name}: dataset {d.name!r} has no option {key!r} ({why}"
+                                    f"); remove data.{name} from the config.")
     return create_dataset(d.name, **split, **d.options)
 
 

@@ -43,8 +43,10 @@ class DataConfig:
     """Which dataset and split. ``name``: a registered dataset or a factory
     ``"package.module:function"`` / ``"path/to/file.py:function"``; ``options`` go to the
     factory (e.g. ``views``); ``val_fraction`` / ``test_fraction``: None = the dataset's default
-    (only for datasets that carve that split)."""
+    (only for datasets that carve that split); ``root``: the folder a dataset reads (a paper
+    dataset's cache written by ``mmbss prepare``)."""
     name: str = "mfeat"
+    root: str | None = None
     split_seed: int = 0
     val_fraction: float | None = None
     test_fraction: float | None = None
