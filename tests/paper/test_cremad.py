@@ -143,7 +143,8 @@ def test_cremad_loader_refuses_what_is_not_a_finished_cache_of_this_version(tmp_
     raw = make_cremad(tmp_path / "raw", actors=(1001, 1002), broken=False)
     with pytest.raises(ValueError, match="has no cache.json, so it is not a prepared cache"):
         create_dataset("cremad", root=str(raw))
-    with pytest.raises(ValueError, match="'root' is not set"):
+    with pytest.raises(ValueError, match="dataset 'cremad': 'root' is not set; set data.root to "
+                                         "the folder 'mmbss prepare cremad --out' wrote."):
         create_dataset("cremad")
     cache = tmp_path / "c"
     main(["prepare", "cremad", "--src", str(raw), "--out", str(cache), "--quiet", *PARAMS])
@@ -152,7 +153,8 @@ def test_cremad_loader_refuses_what_is_not_a_finished_cache_of_this_version(tmp_
         (cache / "cache.json").write_text(json.dumps({**header, "preparer_version": 0}))
         create_dataset("cremad", root=str(cache))
     (cache / "cache.json").write_text(json.dumps({**header, "complete": False}))
-    with pytest.raises(ValueError, match="is unfinished"):
+    with pytest.raises(ValueError, match=r"is unfinished \(its prepare was interrupted\); run the "
+                                         "same 'mmbss prepare' command again to finish it."):
         create_dataset("cremad", root=str(cache))
     # other parameters into the same folder: refused, nothing overwritten
     (cache / "cache.json").write_text(json.dumps(header))

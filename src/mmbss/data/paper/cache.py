@@ -80,7 +80,7 @@ def open_cache(root: str | Path | None, dataset: str) -> Cache:
     """
     redo = f"run 'mmbss prepare {dataset} --src RAW_DIR --out {root}'"
     if root is None or str(root) == "":
-        raise InvalidValueError(f"dataset {dataset!r}: 'root' is not set; set data.options.root "
+        raise InvalidValueError(f"dataset {dataset!r}: 'root' is not set; set data.root "
                                 f"to the folder 'mmbss prepare {dataset} --out' wrote.")
     path = Path(root).expanduser()
     if not path.is_dir():
