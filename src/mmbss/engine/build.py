@@ -227,6 +227,9 @@ def _check_train(t) -> None:
     check_int("train", "checkpoint_every", t.checkpoint_every, low=1, allow_none=True)
     check_choice("train", "amp", t.amp, ("off", "bf16", "fp16"))
     check_choice("train", "eval_test", t.eval_test, ("every", "best"))
+    from .loggers import check_loggers
+
+    check_loggers(t.loggers)
     check_bool("train", "channels_last", t.channels_last)
     check_bool("train", "compile", t.compile)
     check_float("train", "ddp_timeout", t.ddp_timeout, low=0.0, low_open=True)

@@ -28,7 +28,7 @@ __all__ = ["Config", "DataConfig", "ModelConfig", "OptimConfig", "TrainConfig", 
 
 RESUMABLE_KEYS = ("optim.lr", "train.epochs", "train.eval_batch_size", "train.export_scores",
                   "train.num_workers", "train.checkpoint_every", "train.ddp_timeout",
-                  "train.eval_test")
+                  "train.eval_test", "train.loggers")
 """Config keys that ``--resume`` may change (recorded in ``resume_changes.jsonl``): a new
 ``optim.lr`` rescales the learning-rate schedule from the resumed epoch on; a larger
 ``train.epochs`` extends a run (not with ``optim.schedule: cosine``, whose length it sets)."""
@@ -94,6 +94,7 @@ class TrainConfig:
     compile: bool = False                # torch.compile the model for training
     ddp_timeout: float = 600.0           # seconds a rank waits for the others before failing
     eval_test: str = "every"             # "every" epoch, or "best": only at a new best val epoch
+    loggers: list = field(default_factory=list)  # experiment trackers: tensorboard, mlflow
 
 
 @dataclass

@@ -35,6 +35,7 @@ from .checkpoint import (
 from .config import Config, ConfigError, config_to_dict, resume_changes
 from .distributed import launch, on_main, shutdown
 from .evaluation import collect_outputs, exact_criteria, split_metrics
+from .loggers import open_loggers
 from .rundir import (
     RunExistsError,
     append_jsonl,
@@ -125,6 +126,19 @@ def _train(cfg: Config, out: Path, where, *, resume: bool, overwrite: bool, quie
             truncate_jsonl(out / name, start)
     teacher = _teach(cfg, out, where, quiet) if cfg.method.self_taught and start == 0 \
         and resumed is None else None
+    loggers = open_loggers(cfg.train.loggers, out, start=start, config=config_to_dict(cfg)) \
+        if main and cfg.train.loggers else None
+    try:
+        return _epochs(run, cfg, out, where, quiet, start, step, best, resumed, teacher, changes,
+                       loggers)
+    finally:
+        if loggers is not None:
+            loggers.close()
+
+
+def _epochs(run, cfg: Config, out: Path, where, quiet: bool, start: int, step: int, best,
+            resumed, teacher, changes, loggers) -> dict:
+    main = where.main
     for epoch in range(start, cfg.train.epochs):
         rank = where.rank  # dropout etc.: per (seed, epoch, rank), never the same on two ranks
         torch.manual_seed(mix_seed(cfg.train.seed, epoch, "train", *([rank] if rank else [])))
@@ -163,9 +177,11 @@ def _train(cfg: Config, out: Path, where, *, resume: bool, overwrite: bool, quie
                   "method": run.method.epoch_stats()}
         run.lr_schedule.step()
         if main:
+            timings = {"epoch": epoch, "train": t2 - t1, "scoring": t1 - t0, "eval": t3 - t2}
             append_jsonl(out / "metrics.jsonl", record)  # deterministic: same config -> same file
-            append_jsonl(out / "timings.jsonl", {"epoch": epoch, "train": t2 - t1,
-                                                 "scoring": t1 - t0, "eval": t3 - t2})
+            append_jsonl(out / "timings.jsonl", timings)
+            if loggers is not None:
+                loggers.log(record, timings, run.scheduler.scores if scored else None)
         if improved:
             best = {"epoch": epoch, "val": val, "test": test}
         # last.pt first: if a kill lands between the two, resume repairs best.pt from last.pt
