@@ -5,7 +5,8 @@ from __future__ import annotations
 import mmbss.models
 
 MODULES = ["mmbss.models", "mmbss.models.encoders", "mmbss.models.resnet",
-           "mmbss.models.fusion", "mmbss.models.multimodal"]
+           "mmbss.models.i3d", "mmbss.models.text", "mmbss.models.fusion",
+           "mmbss.models.multimodal"]
 
 
 def test_expected_public_names():

@@ -13,7 +13,8 @@ def _n_params(module: torch.nn.Module) -> int:
 
 
 def test_registry_lists_all_encoders():
-    assert list_encoders() == ["cnn2d", "mlp", "resnet18"] == ENCODERS.names()
+    assert list_encoders() == ["cnn2d", "i3d", "mlp", "resnet18", "resnet50",
+                               "transformer"] == ENCODERS.names()
 
 
 @pytest.mark.parametrize(
@@ -81,7 +82,7 @@ def test_resnet18_small_stem_parameter_count():
 
 def test_resnet18_initialisation():
     enc = create_encoder("resnet18", (3, 32, 32))
-    stem_conv = enc.stem[0]
+    stem_conv = enc.conv1
     fan_out = stem_conv.out_channels * 7 * 7
     assert stem_conv.weight.std().item() == pytest.approx((2.0 / fan_out) ** 0.5, rel=0.05)
     for m in enc.modules():
@@ -109,8 +110,9 @@ def test_encoders_are_deterministic_under_seed():
 
 
 def test_unknown_encoder_lists_valid_names():
-    with pytest.raises(ValueError, match=r"unknown encoder 'resnet19'; valid names: cnn2d, "
-                                         r"mlp, resnet18\. Did you mean 'resnet18'\?"):
+    with pytest.raises(ValueError, match=r"unknown encoder 'resnet19'; valid names: cnn2d, i3d, "
+                                         r"mlp, resnet18, resnet50, transformer\. Did you mean "
+                                         r"'resnet18'\?"):
         create_encoder("resnet19", (3, 32, 32))
 
 

@@ -172,7 +172,8 @@ def _two_encoders():
         (lambda: MultiModalNet(_two_encoders(), 3, fusion=nn.Identity(), hidden=3), TypeError,
          r"fusion options \['hidden'\] can only be given with a fusion name"),
         (lambda: build_model({"a": (3,), "b": (4,)}, 3, encoder="lstm"), ValueError,
-         r"unknown encoder 'lstm'; valid names: cnn2d, mlp, resnet18\."),
+         r"unknown encoder 'lstm'; valid names: cnn2d, i3d, mlp, resnet18, resnet50, "
+         r"transformer\."),
         (lambda: build_model({"a": (3,), "b": (4,)}, 3, encoder={"a": "mlp"}), ValueError,
          r"build_model: 'encoder' has missing \['b'\]"),
         (lambda: build_model({"a": (3,), "b": (0,)}, 3), ValueError,

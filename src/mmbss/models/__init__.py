@@ -1,7 +1,9 @@
 """Models layer: per-modality encoders, fusions and the multi-modal network of BSS.
 
-- Encoders (``mlp``, ``cnn2d``, ``resnet18``): ``create_encoder(name, input_shape, **kw)``
-  maps ``[B, *input_shape] -> [B, out_dim]``.
+- Encoders (``mlp``, ``cnn2d``, ``resnet18``, ``resnet50``, ``i3d``, ``transformer``):
+  ``create_encoder(name, input_shape, **kw)`` maps ``[B, *input_shape] -> [B, out_dim]``; the
+  ResNets and I3D load downloaded weights with ``weights=PATH``, ``transformer`` loads a Hugging
+  Face model from a local folder (``path=...``; needs ``pip install 'mmbss[text]'``).
 - Fusions (``concat``, ``sum``, ``film``, ``gated``): ``create_fusion(name, feature_dims,
   num_classes, **kw)`` maps ``{m: [B, D_m]} -> (logits [B, C], head_input [B, H])``.
 - :class:`MultiModalNet` / :func:`build_model`: encoders + linear unimodal heads + fusion,
@@ -15,7 +17,9 @@ Example:
     torch.Size([2, 3])
 """
 
-from mmbss.models import resnet as _resnet  # noqa: F401  (importing it registers "resnet18")
+from mmbss.models import i3d as _i3d  # noqa: F401  (importing it registers "i3d")
+from mmbss.models import resnet as _resnet  # noqa: F401  (registers "resnet18", "resnet50")
+from mmbss.models import text as _text  # noqa: F401  (registers "transformer")
 from mmbss.models.encoders import ENCODERS, create_encoder, list_encoders
 from mmbss.models.fusion import FUSIONS, Fusion, create_fusion, list_fusions
 from mmbss.models.multimodal import ModelOutput, MultiModalNet, build_model

@@ -8,7 +8,13 @@ error (an encoder of token ids would leave it out). ``create_encoder(name, input
 builds one by registered name; ``list_encoders()`` lists the names.
 
 Registered here: ``mlp`` (flattening multi-layer perceptron) and ``cnn2d`` (small 2-D CNN).
-``resnet18`` lives in :mod:`mmbss.models.resnet` and registers itself into the same registry.
+The others register themselves into the same registry when :mod:`mmbss.models` is imported:
+``resnet18`` and ``resnet50`` (:mod:`mmbss.models.resnet`, torchvision-compatible weights),
+``i3d`` (:mod:`mmbss.models.i3d`, Inception-I3D for video clips ``(T, C, H, W)``, pytorch-i3d
+weights) and ``transformer`` (:mod:`mmbss.models.text`, a Hugging Face text model from a local
+folder; its input is integer token ids, so it sets ``float_input = False``). The ResNets and I3D
+take ``weights=PATH`` to load a downloaded state dict. An encoder may list in ``variable_axes``
+the per-sample axes whose size may change between batches (I3D's T, H, W).
 
 Example:
     >>> import torch
@@ -42,9 +48,10 @@ def create_encoder(name: str, input_shape: tuple[int, ...], **kwargs: Any) -> nn
 
     Args:
         name: registered encoder name (see :func:`list_encoders`), e.g. ``"mlp"``, ``"cnn2d"``,
-            ``"resnet18"``.
+            ``"resnet18"``, ``"resnet50"``, ``"i3d"``, ``"transformer"``.
         input_shape: shape of one sample without the batch dimension, e.g. ``(240,)``,
-            ``(1, 16, 15)`` or ``(3, 224, 224)``; ``(T, C, H, W)`` for frame stacks (resnet18).
+            ``(1, 16, 15)`` or ``(3, 224, 224)``; ``(T, C, H, W)`` for frame stacks (resnet18,
+            resnet50) and video clips (i3d); ``(2, L)`` for token ids and mask (transformer).
         **kwargs: the encoder's options; they override its defaults.
 
     Returns:
@@ -69,11 +76,11 @@ def list_encoders() -> list[str]:
 def init_conv_bn(module: nn.Module) -> None:
     """Kaiming-normal (fan_out, ReLU) for every conv; BatchNorm weight 1 and bias 0."""
     for m in module.modules():
-        if isinstance(m, nn.Conv2d):
+        if isinstance(m, (nn.Conv2d, nn.Conv3d)):
             nn.init.kaiming_normal_(m.weight, mode="fan_out", nonlinearity="relu")
             if m.bias is not None:
                 nn.init.zeros_(m.bias)
-        elif isinstance(m, (nn.BatchNorm1d, nn.BatchNorm2d)):
+        elif isinstance(m, (nn.BatchNorm1d, nn.BatchNorm2d, nn.BatchNorm3d)):
             nn.init.ones_(m.weight)
             nn.init.zeros_(m.bias)
 

@@ -58,8 +58,10 @@ class MultiModalNet(nn.Module):
     Args:
         encoders: ``{modality: encoder}`` (at least two), in modality order; every encoder maps
             ``[B, ...]`` to ``[B, out_dim]`` and has an int attribute ``out_dim`` (and, if it
-            has ``input_shape``, inputs are checked against it; if it has ``float_input =
-            True``, as the built-in encoders do, integer inputs are refused).
+            has ``input_shape``, inputs are checked against it, except on the per-sample axes
+            listed in its optional ``variable_axes``, e.g. the frames and size of an ``i3d``
+            clip; if it has ``float_input = True``, as the built-in encoders but
+            ``transformer`` do, integer inputs are refused).
         num_classes: number of classes C (>= 2).
         fusion: a registered fusion name (``"concat"``, ``"sum"``, ``"film"``, ``"gated"``) or a
             ready ``nn.Module`` with ``forward(features) -> (logits [B, C], head_input [B, H])``.
@@ -145,7 +147,7 @@ class MultiModalNet(nn.Module):
 
         Raises:
             TypeError: an input that is not a tensor, or an integer/bool tensor for an encoder
-                with ``float_input`` (every built-in one).
+                with ``float_input`` (every built-in one but ``transformer``).
             ValueError: missing or unexpected modality keys, a tensor whose per-sample shape
                 differs from its encoder's ``input_shape``, or unequal batch sizes.
         """
@@ -169,13 +171,23 @@ class MultiModalNet(nn.Module):
                 raise InvalidTypeError(f"{owner}: input {name!r} must be a floating-point tensor; got "
                                        f"{x.dtype}.")
             expected = getattr(self.encoders[name], "input_shape", None)
-            if expected is not None and tuple(x.shape[1:]) != tuple(expected):
+            if expected is not None and not _shape_fits(tuple(x.shape[1:]), tuple(expected),
+                                                        self.encoders[name]):
+                free = set(getattr(self.encoders[name], "variable_axes", ()))
+                shown = ["*" if i in free else str(s) for i, s in enumerate(expected)]
                 raise InvalidValueError(f"{owner}: input {name!r} must have shape [B, "
-                                        f"{', '.join(map(str, expected))}]; got {list(x.shape)}.")
+                                        f"{', '.join(shown)}]; got {list(x.shape)}.")
             if batch is not None and x.shape[0] != batch:
                 raise InvalidValueError(f"{owner}: all inputs must have the same batch size; "
                                         f"{name!r} has {x.shape[0]}, expected {batch}.")
             batch = x.shape[0]
+
+
+def _shape_fits(shape: tuple[int, ...], expected: tuple[int, ...], encoder: nn.Module) -> bool:
+    """``shape == expected`` but for the encoder's ``variable_axes`` (e.g. I3D's T, H, W)."""
+    free = set(getattr(encoder, "variable_axes", ()))
+    return len(shape) == len(expected) and all(
+        i in free or s == e for i, (s, e) in enumerate(zip(shape, expected, strict=True)))
 
 
 def _auto_encoder(shape: tuple[int, ...]) -> str:
