@@ -660,8 +660,9 @@ CASES: list[Case] = [
 
     # -- data: through the config -----------------------------------------------------------------
     cli("data-unknown", "data", "`data.name=mfeet`", train_argv("data.name=mfeet"),
-        L("mmbss: error: unknown dataset 'mfeet'; valid names: mfeat, mfeat-corrupt, synthetic. "
-          "Did you mean 'mfeat'?")),
+        L("mmbss: error: unknown dataset 'mfeet'; valid names: cremad, kinetics-sounds, mfeat, "
+          "mfeat-corrupt, nvgesture, sarcasm, synthetic, twitter2015, vggsound. Did you mean "
+          "'mfeat'?")),
     cli("data-unknown-option", "data", "`data.options={num_sample: 3}` (synthetic)",
         train_argv("data.options={num_sample: 3}"),
         L("dataset 'synthetic' has no option 'num_sample'; valid options: num_samples, "
@@ -813,7 +814,7 @@ CASES: list[Case] = [
     # -- models: through the config ---------------------------------------------------------------
     cli("model-encoder-unknown", "models", "`model.encoder=mpl`", train_argv("model.encoder=mpl"),
         L("build_model: modality 'm0' (encoder 'mpl'): unknown encoder 'mpl'; valid names: "
-          "cnn2d, mlp, resnet18. Did you mean 'mlp'?")),
+          "cnn2d, i3d, mlp, resnet18, resnet50, transformer. Did you mean 'mlp'?")),
     cli("model-fusion-unknown", "models", "`model.fusion=concatt`",
         train_argv("model.fusion=concatt"),
         L("unknown fusion 'concatt'; valid names: concat, film, gated, sum. Did you mean "
@@ -857,7 +858,8 @@ CASES: list[Case] = [
           "got ['a'].")),
     api("encoder-unknown", "models", "`create_encoder('mpl', (4,))`",
         lambda: create_encoder("mpl", (4,)), ValueError,
-        L("unknown encoder 'mpl'; valid names: cnn2d, mlp, resnet18. Did you mean 'mlp'?")),
+        L("unknown encoder 'mpl'; valid names: cnn2d, i3d, mlp, resnet18, resnet50, transformer. "
+          "Did you mean 'mlp'?")),
     api("mlp-shape-string", "models", "`create_encoder('mlp', 'abc')`",
         lambda: create_encoder("mlp", "abc"), TypeError,
         L("MLPEncoder: 'input_shape' must be a tuple of positive ints; got 'abc'.")),
@@ -1565,7 +1567,7 @@ CASES: list[Case] = [
         L("'overrides' must be a list of 'key=value' strings; got 'train.epochs=3'.")),
     cli("data-options-reserved", "config", "`data.options` giving `seed`",
         train_argv("data.options={num_samples: 300, num_classes: 3, dims: 8, seed: 3}"),
-        L("data.options: 'seed' is set by data.split_seed, data.val_fraction and "
+        L("data.options: 'seed' is set by data.root, data.split_seed, data.val_fraction and "
           "data.test_fraction; remove it from data.options.")),
     cli("train-device-cuda-word", "config", "`train.device=cuda:x`",
         train_argv("train.device=cuda:x"),

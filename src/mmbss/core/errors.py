@@ -14,7 +14,7 @@ Every message follows one template, ``"<owner>: '<name>' must be <expected>; got
 (see :mod:`mmbss.core._validation`), or says what is wrong and how to fix it. The CLI turns any
 :class:`MmbssError` into one ``mmbss: error: ...`` line.
 
-Example:
+Examples:
     >>> from mmbss import LearningBasedScheduler
     >>> try:
     ...     LearningBasedScheduler(num_samples=4, eps=-0.5)

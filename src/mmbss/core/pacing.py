@@ -3,7 +3,7 @@
 All are non-decreasing and reach 1 once ``epoch + 1 >= t_grow``; ``epoch`` is 0-based and counts
 from the first paced epoch. Reference constants: ``lambda0 = 0.1``, ``t_grow = 40``.
 
-Example:
+Examples:
     >>> lam = get("root", lambda0=0.1, t_grow=40)
     >>> round(lam(0), 4), round(lam(9), 4), lam(39)
     (0.1864, 0.5074, 1.0)

@@ -11,7 +11,7 @@ it on every rank with that rank's shard (e.g. a ``DistributedSampler`` loader) a
 the outputs or raw criteria of the whole set. Criteria are gathered *raw* and combined once, so
 the scores equal a single-process pass (normalising each shard's scores on its own would not).
 
-Example:
+Examples:
     >>> import torch
     >>> from mmbss import BalanceScorer, score_dataset
     >>> class Net(torch.nn.Module):

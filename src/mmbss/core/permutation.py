@@ -107,7 +107,7 @@ def weighted_permutation(weights: torch.Tensor | None = None, generator: torch.G
         TypeError: weights that are not a Tensor, or a ``generator`` that is not one.
         ValueError: empty, not 1-D, NaN, negative, infinite or all-zero weights.
 
-    Example:
+    Examples:
         >>> g = torch.Generator().manual_seed(0)
         >>> p = weighted_permutation(torch.tensor([1.0, 2.0, 0.0, 5.0]), generator=g)
         >>> sorted(p.tolist()), int(p[-1])

@@ -1,6 +1,6 @@
 """One registry pattern for pacings, datasets, encoders, fusions and methods (DESIGN rule 7).
 
-Example:
+Examples:
     >>> from mmbss.core.registry import Registry
     >>> colours = Registry("colour")
     >>> @colours.register("red")

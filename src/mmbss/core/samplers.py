@@ -95,7 +95,7 @@ class BalanceSampler(Sampler[int]):
             wrong type.
         ValueError: ``rank`` outside ``[0, num_replicas)``.
 
-    Example:
+    Examples:
         >>> from mmbss import UniformScheduler
         >>> sampler = BalanceSampler(UniformScheduler(num_samples=10, seed=0), num_replicas=4, rank=1)
         >>> sampler.set_epoch(0)

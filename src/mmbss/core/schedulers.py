@@ -183,9 +183,9 @@ class CurriculumScheduler(_Scheduler):
         rescore_every: re-score every k paced epochs (None = score once, the reference).
         ema: smoothing of successive scores, in [0, 1) (0 = reference).
         min_samples: never train on fewer samples (set it to the batch size).
-        num_steps: only for pacing="step".
+        **pacing_kw: options of the pacing function, e.g. ``num_steps`` for pacing="step".
 
-    Example:
+    Examples:
         >>> s = CurriculumScheduler(num_samples=10, pacing="linear", lambda0=0.2, t_grow=4, seed=0)
         >>> s.wants_scores(0)
         True
@@ -270,14 +270,16 @@ class LearningBasedScheduler(_Scheduler):
     first, every sample once), or ``N`` weighted draws with replacement (``replacement=True``).
 
     Args:
-        num_samples: N. seed: seed of all random choices.
+        num_samples: N.
+        seed: seed of all random choices.
         eps: weight floor in (0, 1] (reference 0.01).
         rescore_every: re-score every k epochs (1 = reference).
-        warmup_epochs, ema: as for :class:`CurriculumScheduler`.
+        warmup_epochs: epochs of uniform order before the first scoring.
+        ema: smoothing of successive scores, in [0, 1) (0 = reference).
         replacement: draw with replacement (imbalanced samples are then seen less often).
         temperature: None (linear weights, reference) or > 0 for ``exp(-d / temperature)``.
 
-    Example:
+    Examples:
         >>> s = LearningBasedScheduler(num_samples=5, seed=0)
         >>> s.update(torch.tensor([0.0, 2.0, 1.0, 0.5, 1.5]))
         >>> sorted(s.indices(0).tolist())

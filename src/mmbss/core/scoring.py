@@ -55,7 +55,7 @@ def training_loss(fused_logits: torch.Tensor, unimodal_logits: Mapping[str, torc
         fused_logits: [B, C]. unimodal_logits: {modality: [B, C]}. labels: LongTensor[B].
         weights: ``{"fused": w_f, "unimodal": w_u}`` and/or per-modality weights (default 1).
 
-    Example:
+    Examples:
         >>> z = torch.zeros(2, 4)
         >>> training_loss(z, {"a": z}, torch.tensor([0, 1]), {"fused": 0.5}).tolist()  # 1.5 ln 4
         [2.0794..., 2.0794...]
@@ -80,7 +80,7 @@ def minmax(x: torch.Tensor) -> torch.Tensor:
         TypeError: if ``x`` is not a Tensor.
         ValueError: if ``x`` is not 1-D or holds NaN/inf.
 
-    Example:
+    Examples:
         >>> minmax(torch.tensor([1.0, 2.0, 3.0]))
         tensor([0.0000, 0.5000, 1.0000])
     """
@@ -121,7 +121,7 @@ class BalanceScorer:
         TypeError: ``loss_weights`` not a dict of str -> float.
         ValueError: for an unknown criterion, both criteria None, or a negative/NaN weight.
 
-    Example:
+    Examples:
         >>> scorer = BalanceScorer()                      # the paper's S + L
         >>> z = {"a": torch.randn(4, 3), "b": torch.randn(4, 3)}
         >>> d = scorer.score(torch.randn(4, 3), z, torch.tensor([0, 1, 2, 0]))

@@ -36,7 +36,7 @@ class OnlineScoreTracker:
         num_samples: N, size of the training set.
         unseen: policy for never-seen samples, "mean" or "error".
 
-    Example:
+    Examples:
         >>> from mmbss import BalanceScorer
         >>> scorer, tracker = BalanceScorer(), OnlineScoreTracker(4)
         >>> z = {"a": torch.randn(2, 3), "b": torch.randn(2, 3)}

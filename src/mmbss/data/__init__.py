@@ -3,13 +3,14 @@
 Every dataset factory returns a :class:`DataBundle` (train/val/test
 :class:`MultiModalTensorDataset` plus ``num_classes``, ``modality_shapes`` and ``info``); samples
 are ``{"modalities": {name: Tensor}, "label": int, "index": int}``. The factories live in the
-modules ``mfeat`` (``"mfeat"``, ``"mfeat-corrupt"``) and ``synthetic`` (``"synthetic"``); build
+modules ``mfeat`` (``"mfeat"``, ``"mfeat-corrupt"``) and ``synthetic`` (``"synthetic"``), the
+paper's six datasets in :mod:`mmbss.data.paper` (``mmbss prepare`` writes their caches); build
 datasets through :func:`create_dataset`.
 
-Example:
+Examples:
     >>> from mmbss.data import create_dataset, list_datasets
-    >>> list_datasets()
-    ['mfeat', 'mfeat-corrupt', 'synthetic']
+    >>> list_datasets()  # embedded ones, and the paper's (read from a 'mmbss prepare' cache)
+    ['cremad', 'kinetics-sounds', 'mfeat', 'mfeat-corrupt', 'nvgesture', 'sarcasm', 'synthetic', 'twitter2015', 'vggsound']
     >>> bundle = create_dataset("mfeat-corrupt", views=("pix", "fou"), seed=0)
     >>> int(bundle.info["corrupted"].sum()), len(bundle.train)
     (360, 1200)

@@ -101,7 +101,7 @@ def create_dataset(name: str, **kwargs: Any) -> DataBundle:
         TypeError: an option the dataset does not have, an option of the wrong type, or a user
             factory that returns something other than a :class:`DataBundle`.
 
-    Example:
+    Examples:
         >>> bundle = create_dataset("mfeat", views=("pix", "fou"), seed=0)
         >>> len(bundle.train), len(bundle.val), len(bundle.test), bundle.num_classes
         (1200, 400, 400, 10)

@@ -1,6 +1,6 @@
 """The default collate of mmbss loaders: sample dicts -> one batch dict.
 
-Example:
+Examples:
     >>> import torch
     >>> s = [{"modalities": {"a": torch.zeros(3)}, "label": 1, "index": 4},
     ...      {"modalities": {"a": torch.ones(3)}, "label": 0, "index": 2}]

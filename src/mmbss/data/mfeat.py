@@ -128,7 +128,7 @@ def mfeat(*, views: Sequence[str] = ("pix", "fou"), seed: int = 0, val_fraction:
         TypeError: ``views`` is not a list of names, or a fraction/seed has the wrong type.
         ValueError: unknown, repeated or fewer than 2 views; fractions out of range.
 
-    Example:
+    Examples:
         >>> b = mfeat(views=("fou", "pix"), seed=1)
         >>> b.modality_shapes
         {'fou': (76,), 'pix': (1, 16, 15)}

@@ -99,7 +99,7 @@ def stratified_split(labels: np.ndarray, *, val_fraction: float, test_fraction: 
     Raises:
         ValueError: bad fractions, or a split that would be empty.
 
-    Example:
+    Examples:
         >>> import numpy as np
         >>> tr, va, te = stratified_split(np.repeat([0, 1], 10), val_fraction=0.2,
         ...                               test_fraction=0.2, seed=0)
@@ -144,7 +144,7 @@ def carve(labels: np.ndarray, fraction: float, *, seed: int, owner: str = "carve
     Raises:
         ValueError: ``fraction`` outside (0, 1), or a part that would be empty.
 
-    Example:
+    Examples:
         >>> kept, val = carve(np.repeat([0, 1], 10), 0.2, seed=0)
         >>> len(kept), len(val), np.bincount(np.repeat([0, 1], 10)[val]).tolist()
         (16, 4, [2, 2])

@@ -79,7 +79,7 @@ def synthetic(*, num_samples: int = 1200, num_classes: int = 4, num_modalities: 
     Raises:
         TypeError, ValueError: an argument of the wrong type or outside its range.
 
-    Example:
+    Examples:
         >>> b = synthetic(num_samples=200, dims=[8, 4], seed=0)
         >>> b.modality_shapes, len(b.train)
         ({'m0': (8,), 'm1': (4,)}, 120)

@@ -46,7 +46,7 @@ class MultiModalTensorDataset(Dataset):
         ValueError: no modality, no sample (``N = 0``), a first dimension other than ``N``, or
             labels outside ``[0, num_classes)``.
 
-    Example:
+    Examples:
         >>> import torch
         >>> ds = MultiModalTensorDataset({"a": torch.zeros(4, 3), "b": torch.ones(4, 1, 2, 2)},
         ...                              torch.tensor([0, 1, 0, 1]))

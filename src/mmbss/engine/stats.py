@@ -9,7 +9,7 @@ The verdict is "better" when the interval lies above 0, "worse" when it lies bel
 detectable difference". The Student-t quantile is computed here (no SciPy): the t CDF through the
 regularised incomplete beta function (Lentz's continued fraction), inverted by bisection.
 
-Example:
+Examples:
     >>> round(t_quantile(0.975, 4), 3)
     2.776
 """

@@ -30,7 +30,7 @@ reach the encoders unmodulated; the official code has no unimodal heads); the ru
 modulated steps only. Under DDP the batch scores are summed over the ranks, so every rank uses
 the same k.
 
-Example:
+Examples:
     >>> shapley_weights(2), shapley_weights(3)
     ([0.5, 0.5], [0.3333333333333333, 0.16666666666666666, 0.3333333333333333])
 """

@@ -20,7 +20,7 @@ Choices (documented, not from the official code):
   ``rho_m > 1`` is damped. For M = 2 this is the official rule, including its tie-break (at
   ``rho = 1`` the first modality is damped).
 
-Example:
+Examples:
     >>> round(ogm_coefficient(1.2, 0.1), 2), round(ogm_coefficient(1.2, 0.1, "shifted"), 2)
     (0.88, 0.98)
 """

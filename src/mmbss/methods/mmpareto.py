@@ -37,7 +37,7 @@ Choices (documented, not from the official code):
 Under DDP ``g_mm`` (which ``torch.autograd.grad`` does not all-reduce, unlike ``backward``) is
 summed over the ranks, so the test and the weights are the global batch's on every rank.
 
-Example:
+Examples:
     >>> mgda_weight(torch.tensor([1.0, 0.0]), torch.tensor([-1.0, 1.0]))
     0.6
 """

@@ -39,7 +39,7 @@ Under DDP each rank reads its share of the prototype subset and the per-class fe
 counts are all-reduced, as are the batch scores, so every rank holds the same prototypes and
 takes the same weights.
 
-Example:
+Examples:
     >>> pmr_weights([1.8, 1.2], alpha=2.0), pmr_weights([1.0, 1.0], alpha=2.0)
     ([0.0, 2.0], [0.0, 0.0])
 """

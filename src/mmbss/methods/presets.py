@@ -21,7 +21,7 @@ at its default or set to the preset's value; any other value is refused (use the
 ``bss-lb``, and set the values yourself). The saved ``config.yaml`` of a run records the preset's
 name, from which the values follow; :func:`apply_preset` gives the equivalent explicit config.
 
-Example:
+Examples:
     >>> from mmbss.methods.presets import PRESETS, list_presets
     >>> PRESETS["bss-lb-paper"].values["ema"]
     0.4

@@ -9,7 +9,7 @@
 - :class:`MultiModalNet` / :func:`build_model`: encoders + linear unimodal heads + fusion,
   returning a :class:`ModelOutput` (fused and unimodal logits, features, head inputs).
 
-Example:
+Examples:
     >>> import torch
     >>> from mmbss.models import build_model
     >>> model = build_model({"a": (20,), "b": (30,)}, num_classes=3, fusion="gated")

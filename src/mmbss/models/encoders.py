@@ -16,7 +16,7 @@ folder; its input is integer token ids, so it sets ``float_input = False``). The
 take ``weights=PATH`` to load a downloaded state dict. An encoder may list in ``variable_axes``
 the per-sample axes whose size may change between batches (I3D's T, H, W).
 
-Example:
+Examples:
     >>> import torch
     >>> enc = create_encoder("mlp", (240,), hidden=(64,))
     >>> enc(torch.zeros(5, 240)).shape, enc.out_dim

@@ -20,7 +20,7 @@ Registered fusions (all accept any number M >= 2 of modalities, in ``feature_dim
   (``x_gate``, default the first) gives ``sigmoid(p_g)``, which multiplies the sum ``u`` of the
   other projections; the head input is ``sigmoid(p_g) * u`` and ``H = hidden``.
 
-Example:
+Examples:
     >>> import torch
     >>> fusion = create_fusion("film", {"audio": 512, "video": 256}, num_classes=6, hidden=64)
     >>> logits, h = fusion({"audio": torch.zeros(4, 512), "video": torch.zeros(4, 256)})

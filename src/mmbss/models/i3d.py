@@ -22,7 +22,7 @@ Input sizes: any T, H, W >= 1 work, since a "same" layer of stride s maps a size
 The T, H and W of a batch may differ from ``input_shape`` (e.g. 64 training frames, 80 for
 evaluation) with the same weights; the channel count may not.
 
-Example:
+Examples:
     >>> import torch
     >>> from mmbss.models import create_encoder
     >>> enc = create_encoder("i3d", (4, 3, 16, 16))

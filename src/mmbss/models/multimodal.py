@@ -4,7 +4,7 @@ This is the model contract of BSS (SPEC §1): for a batch the network returns fu
 ``z_f [B, C]``, unimodal logits ``z_m [B, C]`` for every modality, the features ``e_m [B, D_m]``
 and the input of every final linear layer (for the closed-form gradient criterion).
 
-Example:
+Examples:
     >>> import torch
     >>> model = build_model({"pix": (1, 16, 15), "fou": (76,)}, num_classes=10)
     >>> out = model({"pix": torch.zeros(4, 1, 16, 15), "fou": torch.zeros(4, 76)})

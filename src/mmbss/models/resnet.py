@@ -13,7 +13,7 @@ The module names are torchvision's (``conv1``, ``bn1``, ``layer1.0.conv1``, ...,
 ``layer2.0.downsample.0``), so a torchvision state dict loads with ``weights=PATH`` (its
 ``fc.*`` classifier is dropped; see :mod:`mmbss.models._weights` for the channel adaptation).
 
-Example:
+Examples:
     >>> import torch
     >>> from mmbss.models import create_encoder
     >>> enc = create_encoder("resnet18", (1, 8, 8), small_input=True)

@@ -50,19 +50,24 @@ class Cache:
 
     @property
     def params(self) -> dict:
+        """The preprocessing parameters the cache was prepared with."""
         return self.header["params"]
 
     @property
     def classes(self) -> list[str]:
+        """The class names, in label order."""
         return self.header["classes"]
 
     def status(self, split: str) -> np.ndarray:
+        """uint8 ``[N]`` of the split's listed items: 1 prepared, 2 skipped (0: not yet)."""
         return np.load(self.root / split / "status.npy")
 
     def labels(self, split: str) -> np.ndarray:
+        """int64 ``[N]`` labels of the split's listed items."""
         return np.load(self.root / split / "labels.npy")
 
     def keys(self, split: str) -> list[str]:
+        """The keys (e.g. file stems) of the split's listed items."""
         return json.loads((self.root / split / "keys.json").read_text())
 
     def rows(self, split: str) -> np.ndarray:

@@ -109,7 +109,7 @@ def log_spectrogram(wave: np.ndarray, n_fft: int, hop: int) -> np.ndarray:
     Returns:
         float32 ``[n_fft // 2 + 1, 1 + len(wave) // hop]``.
 
-    Example:
+    Examples:
         >>> log_spectrogram(np.zeros(66150, np.float32), 512, 353).shape
         (257, 188)
     """
@@ -126,7 +126,7 @@ def pick_evenly(available: int, count: int) -> np.ndarray:
     """``count`` frame numbers spread evenly over ``available`` frames (the middle of each of
     ``count`` equal parts), sorted; with fewer frames than asked, some repeat.
 
-    Example:
+    Examples:
         >>> pick_evenly(10, 3).tolist(), pick_evenly(2, 3).tolist()
         ([1, 5, 8], [0, 1, 1])
     """

@@ -22,7 +22,7 @@ Figures are drawn on a :class:`matplotlib.figure.Figure` with the Agg canvas, ne
 ``pyplot``: no global state changes (the backend of an interactive session, pyplot's list of open
 figures), nothing needs closing, and matplotlib is imported only when a plot is made.
 
-Example:
+Examples:
     >>> paths = plot_run("runs/mfeat-bss-cl")  # doctest: +SKIP
     >>> [p.name for p in paths]  # doctest: +SKIP
     ['learning_curves.png', 'modality_accuracy.png', 'score_histograms.png', 'pacing.png']
