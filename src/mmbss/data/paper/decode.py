@@ -188,8 +188,9 @@ def read_frames(path: Path, size: int, *, count: int | None = None,
     return stack, available
 
 
-def read_image(path: Path, size: int) -> np.ndarray:
-    """An image file as uint8 RGB ``[size, size, 3]`` (bilinear ``Resize((size, size))``).
+def read_image(path: Path, size: int, resample: str = "bilinear") -> np.ndarray:
+    """An image file as uint8 RGB ``[size, size, 3]`` (``Resize((size, size))``, ``resample``
+    ``"bilinear"`` or ``"bicubic"``).
 
     Raises:
         Skip: missing, empty or unreadable image.
@@ -198,7 +199,8 @@ def read_image(path: Path, size: int) -> np.ndarray:
     pil = require("PIL.Image", "image")
     try:
         with pil.open(path) as img:
-            img = img.convert("RGB").resize((size, size), pil.Resampling.BILINEAR)
+            mode = {"bilinear": pil.Resampling.BILINEAR, "bicubic": pil.Resampling.BICUBIC}[resample]
+            img = img.convert("RGB").resize((size, size), mode)
             return np.asarray(img, dtype=np.uint8)
     except Exception as err:  # noqa: BLE001 - any decoder failure is a broken file
         raise Skip(f"unreadable image {str(path)!r}: {type(err).__name__}: {err}") from None

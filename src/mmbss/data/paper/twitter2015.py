@@ -1,0 +1,364 @@
+"""Twitter2015 (Yu & Jiang, IJCAI 2019, the TomBERT data): 5,338 (tweet, target) pairs with one
+image each, 3 sentiment classes; image + text.
+
+``mmbss prepare twitter2015 --src IJCAI2019_data --out CACHE`` reads the TomBERT files:
+
+* splits ``twitter2015/{train,dev,test}.tsv`` (TomBERT ``absa_data/twitter2015``; also looked
+  for in ``--split-dir`` and in ``--src`` itself): tab-separated, read **by position** (index,
+  label, image id, the tweet with the target replaced by ``$T$``, the target phrase); the first
+  line is a header and is skipped (the ``test.tsv`` header has 4 fields while its rows have 5);
+  3,179 / 1,122 / 1,037 rows. Labels 0 negative, 1 neutral, 2 positive.
+* images ``twitter2015_images/<image id>`` (the ``IJCAI2019_data`` zip; the folder name varies:
+  ``twitter2015_images``, ``twitter15_images`` or ``images`` are found, or give
+  ``--param images=FOLDER``, relative to ``--src`` or absolute) -> bilinear
+  ``Resize((image_size, image_size))``: uint8 ``[384, 384, 3]``. A missing or broken image is
+  skipped and recorded (TomBERT substitutes a placeholder image instead).
+* text: ``$T$`` replaced by the target (``replace_target``), then the BSS cleaning:
+  ``clean_str`` (only the ``[A-Za-z]+`` words) and ``pre_caption(max_words)`` (lower case,
+  punctuation dropped, the first ``max_words`` words), stored as UTF-8 ``S<text_bytes>``.
+
+Parameters (``--param NAME=VALUE``) and the source of each default:
+
+* ``image_size`` 384: BSS ``Twitter/train-SPL.py``, ``transforms.Resize((384, 384))``;
+* ``max_words`` 20: BSS ``dataTwitter(..., max_words=20)``;
+* ``text_bytes`` 512: room for the cleaned text (20 ASCII words), longer is cut and noted;
+* ``replace_target`` true: the BSS TSV's ``String`` column is unknown; the target phrase gives
+  the sentence as tweeted (``clean_str`` would turn ``$T$`` into the word ``T``);
+* ``images`` "": the image folder (empty: found among the names above).
+
+The dataset ``twitter2015`` (options ``root``, ``seed``, ``text_model``, ``max_length`` 40)
+serves ``image`` float ``[3, 384, 384]`` in [0, 1] (BSS: ``ToTensor`` only, no normalisation,
+no augmentation) and ``text`` int64 ``[2, max_length]`` (token ids, attention mask) from the
+tokenizer in the local folder ``text_model``; splits train / dev (validation) / test as shipped.
+
+This module also holds the text helpers of the image-text datasets (Sarcasm uses them):
+:func:`clean_str`, :func:`pre_caption`, :func:`utf8_field`, :func:`load_tokenizer`,
+:class:`TokenTable` and :func:`text_bundle`.
+"""
+
+from __future__ import annotations
+
+import logging
+import os
+import re
+from pathlib import Path
+
+import numpy as np
+import torch
+
+from ...core._validation import check_int
+from ...core.errors import InvalidTypeError, InvalidValueError
+from ..bundle import DATASETS
+from . import transforms as T
+from .cache import Cache, cached_bundle, open_cache
+from .decode import inside, read_image
+from .prepare import PREPARERS, Field, Item, Listing, Preparer
+
+__all__ = ["CLASSES", "TokenTable", "clean_str", "load_tokenizer", "pre_caption", "read_tsv",
+           "text_bundle", "tweet_text", "twitter2015", "utf8_field"]
+
+log = logging.getLogger(__name__)
+
+CLASSES = ["negative", "neutral", "positive"]
+"""TomBERT's labels: 0 negative, 1 neutral, 2 positive (the TXT polarity -1/0/1 plus 1)."""
+
+LAYOUT = """IJCAI2019_data/                     (the TomBERT image zip, with the TSVs beside it)
+├── twitter2015/train.tsv, dev.tsv, test.tsv   (TomBERT absa_data/twitter2015; or --split-dir)
+└── twitter2015_images/<image id>.jpg          (or twitter15_images/, images/, --param images=DIR)"""
+
+DEFAULTS = {"image_size": 384, "max_words": 20, "text_bytes": 512, "replace_target": True,
+            "images": ""}
+
+_IMAGE_DIRS = ("twitter2015_images", "twitter15_images", "images")
+_SPLITS = ("train", "dev", "test")
+_ROW = "index, label, image id, tweet with $T$, target"
+
+# ---------------------------------------------------------------------------------------------
+# text helpers shared by the image-text datasets
+
+
+_WORD = re.compile(r"\b[A-Za-z]+\b")
+_PUNCT = re.compile(r"[,.'!?\"()*#:;~]")
+_SPACES = re.compile(r"\s{2,}")
+
+
+def clean_str(text: str) -> str:
+    """The ``[A-Za-z]+`` words of ``text`` joined by single spaces (BSS ``clean_str``).
+
+    Examples:
+        >>> clean_str("RT @ ltsChuckBass : Chuck Bass is everything # MCM 2015")
+        'RT ltsChuckBass Chuck Bass is everything MCM'
+    """
+    return " ".join(_WORD.findall(text))
+
+
+def pre_caption(caption: str, max_words: int) -> str:
+    """BSS ``pre_caption``: lower case; drop ``,.'!?"()*#:;~``; ``-`` and ``/`` become spaces,
+    ``<person>`` becomes ``person``; runs of 2+ blanks become one space; strip; keep the first
+    ``max_words`` space-separated words.
+
+    Examples:
+        >>> pre_caption("Hello,  World! (a-b/c) <person>", 3)
+        'hello world a'
+    """
+    text = _PUNCT.sub("", caption.lower()).replace("-", " ").replace("/", " ")
+    text = _SPACES.sub(" ", text.replace("<person>", "person")).rstrip("\n").strip(" ")
+    words = text.split(" ")
+    return " ".join(words[:max_words]) if len(words) > max_words else text
+
+
+def utf8_field(text: str, size: int, notes: list) -> np.ndarray:
+    """``text`` as a 0-d ``S<size>`` array of UTF-8 bytes; a longer text is cut at a character
+    boundary and a note says so."""
+    data = text.encode("utf-8")
+    if len(data) > size:
+        cut = data[:size].decode("utf-8", "ignore").encode("utf-8")
+        notes.append(f"the text has {len(data)} UTF-8 bytes, more than text_bytes={size}: "
+                     f"cut to {len(cut)} bytes")
+        data = cut
+    return np.array(data, dtype=f"S{size}")
+
+
+_TOKENIZER_FILES = ("nothing is downloaded: the folder must hold a tokenizer saved with "
+                    "AutoTokenizer.from_pretrained(name).save_pretrained(folder) "
+                    "(tokenizer_config.json with tokenizer.json or vocab.txt), usually the "
+                    "model folder given to the text encoder as model.encoder_kw.text.path")
+
+
+def load_tokenizer(dataset: str, text_model, max_length: int):
+    """``AutoTokenizer.from_pretrained(text_model, local_files_only=True)``, with clear errors.
+
+    Raises:
+        ValueError: ``text_model`` not set, not a folder, no tokenizer in it, ``max_length``
+            above the tokenizer's ``model_max_length``, or ``transformers`` not installed.
+    """
+    if text_model is None:
+        raise InvalidValueError(f"dataset {dataset!r}: 'text_model' is not set; set "
+                                f"data.options.text_model to the local folder of the text "
+                                f"encoder's tokenizer (e.g. ~/models/bert-base-uncased); "
+                                f"{_TOKENIZER_FILES}.")
+    if isinstance(text_model, bytes) or not isinstance(text_model, (str, os.PathLike)):
+        raise InvalidTypeError(f"dataset {dataset!r}: 'text_model' must be the path of a local "
+                               f"tokenizer folder; got {text_model!r}.")
+    folder = Path(text_model).expanduser()
+    if not folder.is_dir():
+        raise InvalidValueError(f"dataset {dataset!r}: the text_model folder '{folder}' does not "
+                                f"exist; {_TOKENIZER_FILES}.")
+    try:
+        import transformers
+    except ImportError:
+        raise InvalidValueError(f"dataset {dataset!r}: tokenising the text needs the Python "
+                                f"package 'transformers'; install it with: pip install "
+                                f"'mmbss[text]'.") from None
+    try:
+        tokenizer = transformers.AutoTokenizer.from_pretrained(folder, local_files_only=True)
+    except (OSError, ValueError, KeyError, TypeError, AttributeError) as err:
+        raise InvalidValueError(f"dataset {dataset!r}: no tokenizer can be loaded offline from "
+                                f"'{folder}' ({type(err).__name__}: {' '.join(str(err).split())}); "
+                                f"{_TOKENIZER_FILES}.") from None
+    limit = getattr(tokenizer, "model_max_length", None)
+    if isinstance(limit, int) and limit < max_length:
+        raise InvalidValueError(f"dataset {dataset!r}: 'max_length' is {max_length}, more than "
+                                f"the {limit} positions of the tokenizer in '{folder}'; set "
+                                f"data.options.max_length to at most {limit}.")
+    return tokenizer
+
+
+class TokenTable:
+    """Token ids and attention masks of a set of texts, computed once in one batch call.
+
+    Args:
+        tokenizer: a Hugging Face tokenizer.
+        texts: the stored UTF-8 texts (``bytes``) to encode.
+        max_length: L, the fixed length: longer texts are truncated (counted in
+            :attr:`truncated`), shorter ones padded (mask 0).
+
+    Calling it with a stored text gives its int64 ``[2, L]`` tensor (row 0 ids, row 1 mask);
+    a text that was not in ``texts`` is tokenised on the spot.
+    """
+
+    def __init__(self, tokenizer, texts, max_length: int):
+        self.tokenizer, self.max_length = tokenizer, max_length
+        unique = sorted(set(texts))
+        self.row = {t: i for i, t in enumerate(unique)}
+        self.arrays, self.cut = self._encode([t.decode("utf-8", "replace") for t in unique])
+
+    def _encode(self, strings: list[str]) -> tuple[np.ndarray, np.ndarray]:
+        n = self.max_length
+        if not strings:
+            return np.zeros((0, 2, n), np.int64), np.zeros(0, bool)
+        enc = self.tokenizer(strings, padding="max_length", truncation=True, max_length=n)
+        ids = np.asarray(enc["input_ids"], dtype=np.int64)
+        mask = np.asarray(enc["attention_mask"], dtype=np.int64)
+        cut = np.zeros(len(strings), bool)
+        full = np.flatnonzero(mask.sum(1) == n)  # only these can have been truncated
+        if len(full):
+            whole = self.tokenizer([strings[i] for i in full], truncation=False)["input_ids"]
+            cut[full] = [len(x) > n for x in whole]
+        return np.stack([ids, mask], axis=1), cut
+
+    def truncated(self, texts) -> int:
+        """How many of ``texts`` (stored bytes) have more than ``max_length`` tokens."""
+        return int(sum(self.cut[self.row[t]] for t in texts))
+
+    def __call__(self, stored) -> torch.Tensor:
+        text = np.asarray(stored).item()
+        i = self.row.get(text)
+        arr = self.arrays[i] if i is not None else \
+            self._encode([text.decode("utf-8", "replace")])[0][0]
+        return torch.from_numpy(arr.copy())
+
+
+def text_bundle(cache: Cache, *, name: str, seed: int, parts: dict, image_train, image_eval,
+                text_model, max_length: int, info: dict | None = None):
+    """The bundle of an image-text cache (fields ``image``, ``text``): the texts of every served
+    item are tokenised once here; ``image_train`` / ``image_eval`` map a stored uint8 image and
+    a generator (None in evaluation) to the image tensor."""
+    check_int(name, "max_length", max_length, low=2)
+    tokenizer = load_tokenizer(name, text_model, max_length)
+    stored = {split: np.load(cache.root / split / "text.npy", mmap_mode="r")
+              for split in {s for plist in parts.values() for s, _ in plist}}
+    texts = {part: [t for s, rows in plist for t in stored[s][rows].tolist()]
+             for part, plist in parts.items()}
+    table = TokenTable(tokenizer, [t for values in texts.values() for t in values], max_length)
+    truncated = {part: table.truncated(values) for part, values in texts.items()}
+    for part, count in truncated.items():
+        if count:
+            log.warning("%s: %d of the %d %s texts have more than max_length=%d tokens and are "
+                        "truncated; raise data.options.max_length to keep them whole", name,
+                        count, len(texts[part]), part, max_length)
+
+    def train_tf(values, gen):
+        return {"image": image_train(values["image"], gen), "text": table(values["text"])}
+
+    def eval_tf(values, gen):
+        return {"image": image_eval(values["image"]), "text": table(values["text"])}
+
+    return cached_bundle(cache, name=name, seed=seed, parts=parts, train_transform=train_tf,
+                         eval_transform=eval_tf,
+                         info={"text_model": str(Path(text_model).expanduser()),
+                               "max_length": max_length, "text_truncated": truncated,
+                               **(info or {})})
+
+
+# ---------------------------------------------------------------------------------------------
+# the preparer
+
+
+def read_tsv(path: Path) -> list[tuple[int, str, int, str, str, str]]:
+    """``(line, index, label, image id, tweet, target)`` rows of a TomBERT TSV, by position; a
+    first line starting with ``index`` is the header and is skipped; blank lines are ignored.
+
+    Raises:
+        ValueError: not UTF-8, a row without 5 fields, a label not 0/1/2, a repeated index.
+    """
+    try:
+        text = path.read_bytes().decode("utf-8-sig")
+    except UnicodeDecodeError as err:
+        raise InvalidValueError(f"{path}: the file is not UTF-8 text ({err}); give the TomBERT "
+                                f"TSV files as downloaded.") from None
+    rows, seen = [], {}
+    for n, line in enumerate(text.split("\n"), start=1):
+        line = line.rstrip("\r")
+        if not line.strip() or (n == 1 and line.split("\t")[0].strip().lower() == "index"):
+            continue
+        fields = line.split("\t")
+        if len(fields) != 5:
+            raise InvalidValueError(f"{path}:{n}: a row must have 5 tab-separated fields "
+                                    f"({_ROW}); got {len(fields)}: {line[:120]!r}.")
+        index, label, image, tweet, target = (f.strip() for f in fields)
+        if label not in ("0", "1", "2"):
+            raise InvalidValueError(f"{path}:{n}: the label {label!r} of row {index!r} is not a "
+                                    f"class of this dataset; the classes are 0 (negative), "
+                                    f"1 (neutral), 2 (positive).")
+        if index in seen:
+            raise InvalidValueError(f"{path}:{n}: the index {index!r} was already used on line "
+                                    f"{seen[index]}; every row needs its own index.")
+        seen[index] = n
+        rows.append((n, index, int(label), image, tweet, target))
+    return rows
+
+
+def _image_dir(src: Path, params: dict) -> Path:
+    if params["images"]:
+        folder = Path(params["images"]).expanduser()
+        folder = folder if folder.is_absolute() else src / folder
+        if not folder.is_dir():
+            raise InvalidValueError(f"mmbss prepare twitter2015: the image folder '{folder}' "
+                                    f"(--param images) does not exist. Expected layout:\n{LAYOUT}")
+        return folder
+    for name in _IMAGE_DIRS:
+        if (src / name).is_dir():
+            return src / name
+    raise InvalidValueError(f"mmbss prepare twitter2015: '{src}' has no image folder (looked for "
+                            f"{', '.join(_IMAGE_DIRS)}); --src must be the unpacked "
+                            f"IJCAI2019_data folder, or give --param images=FOLDER. Expected "
+                            f"layout:\n{LAYOUT}")
+
+
+def _split_file(src: Path, split_dir: Path | None, split: str) -> Path:
+    folders = ([split_dir] if split_dir is not None else []) + [src / "twitter2015", src]
+    for folder in folders:
+        if (folder / f"{split}.tsv").is_file():
+            return folder / f"{split}.tsv"
+    raise InvalidValueError(
+        f"mmbss prepare twitter2015: no {split}.tsv in {', '.join(repr(str(f)) for f in folders)}. "
+        f"Take absa_data/twitter2015/{{train,dev,test}}.tsv from the TomBERT repository "
+        f"(jefferyYu/TomBERT) into '{src / 'twitter2015'}' or a --split-dir. Expected "
+        f"layout:\n{LAYOUT}")
+
+
+def _scan(src: Path, split_dir: Path | None, params: dict) -> Listing:
+    for key in ("image_size", "max_words", "text_bytes"):
+        check_int("mmbss prepare twitter2015", key, params[key], low=1)
+    images = _image_dir(src, params)
+    splits, notes = {}, [f"images from {images}"]
+    for split in _SPLITS:
+        path = _split_file(src, split_dir, split)
+        rows = read_tsv(path)
+        notes.append(f"{split}: {len(rows)} rows from {path}")
+        splits[split] = [Item(index, label, {"root": str(images), "image": image, "tweet": tweet,
+                                             "target": target})
+                         for _, index, label, image, tweet, target in rows]
+    return Listing(splits, list(CLASSES), notes)
+
+
+def _fields(params: dict) -> dict[str, Field]:
+    size = params["image_size"]
+    return {"image": Field((size, size, 3), "uint8"), "text": Field((), f"S{params['text_bytes']}")}
+
+
+def tweet_text(tweet: str, target: str, params: dict) -> str:
+    """The stored text of a row: ``$T$`` -> target (``replace_target``), ``clean_str``,
+    ``pre_caption(max_words)``."""
+    sentence = tweet.replace("$T$", target) if params["replace_target"] else tweet
+    return pre_caption(clean_str(sentence), params["max_words"])
+
+
+def _decode(item: Item, params: dict, notes: list) -> dict[str, np.ndarray]:
+    src = item.sources
+    image = read_image(inside(Path(src["root"]), src["image"]), params["image_size"])
+    text = tweet_text(src["tweet"], src["target"], params)
+    return {"image": image, "text": utf8_field(text, params["text_bytes"], notes)}
+
+
+PREPARERS.register("twitter2015")(Preparer("twitter2015", 1, DEFAULTS, _scan, _fields,
+                                           _decode, LAYOUT))
+
+
+def _image(stored: np.ndarray, gen=None) -> torch.Tensor:
+    return T.to_chw(stored)  # BSS: Resize((384, 384)) + ToTensor, in train and test
+
+
+@DATASETS.register("twitter2015")
+def twitter2015(root: str | None = None, seed: int = 0, text_model: str | None = None,
+                max_length: int = 40):
+    """Twitter2015 from a cache written by ``mmbss prepare twitter2015`` (see the module
+    docstring); ``text_model``: the local folder of the tokenizer; ``max_length``: tokens per
+    text (with [CLS] and [SEP])."""
+    check_int("twitter2015", "seed", seed)
+    cache = open_cache(root, "twitter2015")
+    parts = {"train": [("train", cache.rows("train"))], "val": [("dev", cache.rows("dev"))],
+             "test": [("test", cache.rows("test"))]}
+    return text_bundle(cache, name="twitter2015", seed=seed, parts=parts, image_train=_image,
+                       image_eval=_image, text_model=text_model, max_length=max_length)
