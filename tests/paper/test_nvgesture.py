@@ -97,7 +97,10 @@ def test_nvgesture_from_raw_layout_to_a_trained_epoch(tmp_path, capsys, one_thre
                for n in scan)
     assert manifest["splits"]["train"]["prepared"] == 50
     assert manifest["splits"]["test"]["per_class"] == {f"class_{k:02d}": 1 for k in range(1, 26)}
-    assert manifest["params"] == {"frames": 8, "frame_size": 20, "flow": "auto", "flow_bound": 20.0}
+    # flow=auto is recorded as what it resolved to: a resume that would resolve it otherwise
+    # (a flow_data folder added in between) is refused instead of mixing two flow sources
+    assert manifest["params"] == {"frames": 8, "frame_size": 20, "flow": "farneback",
+                                  "flow_bound": 20.0}
     assert _prepare(raw, cache, "--max-skipped", "3") == 0  # continued: nothing left to decode
     assert json.loads((cache / "manifest.json").read_text())["last_run"]["decoded"] == 0
 

@@ -212,10 +212,10 @@ def _scan(src: Path, split_dir: Path | None, params: dict) -> Listing:
                      f"of {len(splits['test'])} test)")
     else:
         recipe = ", ".join(f"{k} {v}" for k, v in _FARNEBACK.items())
-        notes.append(f"flow: computed with OpenCV Farneback ({recipe}) from the stored colour frames, clipped to +-{params['flow_bound']} px and "
-                     f"mapped to uint8 0..255"
+        notes.append(f"flow: computed with OpenCV Farneback ({recipe}) from the stored colour "
+                     f"frames, clipped to +-{params['flow_bound']} px and mapped to uint8 0..255"
                      + ("" if params["flow"] == "farneback" else f" (no folder {flow_root})"))
-    return Listing(splits, list(CLASSES), notes)
+    return Listing(splits, list(CLASSES), notes, params={"flow": source})
 
 
 def _fields(params: dict) -> dict[str, Field]:

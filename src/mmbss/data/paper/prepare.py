@@ -70,11 +70,14 @@ class Item:
 @dataclass
 class Listing:
     """What a preparer's ``scan`` found: ``splits`` (name -> items, in the order the split
-    files list them), ``classes`` (name of each label) and ``notes`` (facts for the manifest,
-    e.g. which split files were read)."""
+    files list them), ``classes`` (name of each label), ``notes`` (facts for the manifest,
+    e.g. which split files were read) and ``params``: parameters the scan resolved (e.g. an
+    ``"auto"`` choice made from the files present), recorded in the cache in place of the
+    given value, so that a resume that would resolve them otherwise is refused."""
     splits: dict[str, list[Item]]
     classes: list[str]
     notes: list[str] = field(default_factory=list)
+    params: dict[str, Any] = field(default_factory=dict)
 
 
 @dataclass(frozen=True)
@@ -259,6 +262,7 @@ def prepare(name: str, src: str | os.PathLike, out: str | os.PathLike, *, worker
                                 f"does not exist.")
     started = time.perf_counter()
     listing = preparer.scan(src, split_dir, params)
+    params = {**params, **listing.params}
     fields = preparer.fields(params)
     header = _header(preparer, params, listing, fields, src)
     out.mkdir(parents=True, exist_ok=True)
