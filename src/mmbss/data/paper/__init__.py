@@ -6,7 +6,8 @@ Decoding needs the optional extras (``pip install 'mmbss[audio,video,image,text]
 only when a file is decoded.
 """
 
-from . import cremad as _cremad  # noqa: F401  (registers "cremad")
+# each module registers its preparer and its dataset under the same name
+from . import cremad, kinetics_sounds, nvgesture, sarcasm, twitter2015, vggsound  # noqa: F401
 from .cache import Cache, CachedSplit, EpochIndex, cached_bundle, open_cache
 from .prepare import PREPARERS, Field, Item, Listing, Preparer, list_preparers, prepare
 
