@@ -158,34 +158,57 @@ def read_frames(path: Path, size: int, *, count: int | None = None,
     av = require("av", "video")
     fmt = "gray" if gray else "rgb24"
     start, end = span if span is not None else (0, None)
-    frames = []
+    wanted = None  # frame numbers to convert; None: every frame in [start, end)
+    if count is not None:  # count the frames first, then convert only the picked ones
+        available = _decode(path, av, lambda k, frame: None)
+        if available == 0:
+            raise Skip(f"{str(path)!r} has no video frame")
+        wanted = {int(k) for k in pick_evenly(available, count)}
+    kept: dict[int, np.ndarray] = {}
+
+    def keep(k, frame):
+        if (end is not None and k >= end) or k < start or (wanted is not None and k not in wanted):
+            return end is not None and k >= end  # True: stop decoding
+        kept[k] = frame.reformat(width=size, height=size, format=fmt,
+                                 interpolation="BILINEAR").to_ndarray()
+        return None
+
+    _decode(path, av, keep)
+    if not kept:
+        where = f" in the span {start}:{end}" if span is not None else ""
+        raise Skip(f"{str(path)!r} has no video frame{where}")
+    if count is not None:
+        stack = np.stack([kept[int(k)] for k in pick_evenly(available, count)])
+    else:
+        stack = np.stack([kept[k] for k in sorted(kept)])
+        available = len(stack)
+    if gray:
+        stack = stack[..., None]
+    if count is None and available < end - start:
+        stack = np.concatenate([stack, np.repeat(stack[-1:], end - start - available, axis=0)])
+    return stack, available
+
+
+def _decode(path: Path, av, visit) -> int:
+    """Decode the first video stream of ``path``, calling ``visit(k, frame)`` for frame k until
+    it returns True; returns the number of frames decoded.
+
+    Raises:
+        Skip: undecodable file or no video stream.
+    """
+    n = 0
     try:
         with av.open(str(path)) as container:
             if not container.streams.video:
                 raise Skip(f"{str(path)!r} has no video stream")
-            for k, frame in enumerate(container.decode(container.streams.video[0])):
-                if end is not None and k >= end:
+            for n, frame in enumerate(container.decode(container.streams.video[0]), start=1):
+                if visit(n - 1, frame):
                     break
-                if k >= start:
-                    frames.append(frame.reformat(width=size, height=size, format=fmt,
-                                                 interpolation="BILINEAR").to_ndarray())
     except Skip:
         raise
     except Exception as err:  # noqa: BLE001 - any decoder failure is a broken file
         raise Skip(f"cannot decode the video of {str(path)!r}: {type(err).__name__}: {err}") from None
-    if not frames:
-        where = f" in the span {start}:{end}" if span is not None else ""
-        raise Skip(f"{str(path)!r} has no video frame{where}")
-    stack = np.stack(frames)
-    if gray:
-        stack = stack[..., None]
-    available = len(stack)
-    if count is not None:
-        return stack[pick_evenly(available, count)], available
-    want = end - start
-    if available < want:
-        stack = np.concatenate([stack, np.repeat(stack[-1:], want - available, axis=0)])
-    return stack, available
+    return n
 
 
 def read_image(path: Path, size: int, resample: str = "bilinear") -> np.ndarray:
