@@ -1300,7 +1300,8 @@ CASES: list[Case] = [
         r"cannot resume '.*/old': the config differs on keys that cannot change on resume:\n  "
         r"train\.batch_size: 16 -> 8\n\(only optim\.lr, train\.epochs, train\.eval_batch_size, "
         r"train\.export_scores, train\.num_workers, train\.checkpoint_every, train\.ddp_timeout, "
-        r"train\.eval_test may change; resume with the same config, or start a new run\)",
+        r"train\.eval_test, train\.loggers may change; resume with the same config, or start a "
+        r"new run\)",
         setup=trained_run("old")),
     cli("resume-fewer-epochs", "engine", "`--resume` of a 2-epoch run with `train.epochs=1`",
         resume_argv("train.epochs=1"),
@@ -1756,6 +1757,56 @@ CASES: list[Case] = [
         r"data\.name '.*/yaml\.py:make': the module name 'yaml' is already taken \(by an "
         r"installed package or the Python library\); rename '.*/yaml\.py'\.",
         setup=write("yaml.py", "def make():\n    pass\n")),
+    # --- the paper datasets: mmbss prepare, the cache loaders; experiment trackers
+    cli("prepare-unknown-dataset", "cli", "`mmbss prepare cremd`",
+        ("prepare", "cremd", "--src", "{tmp}", "--out", "{tmp}/c"),
+        L("unknown prepared dataset 'cremd'; valid names: cremad, kinetics-sounds, nvgesture, "
+          "sarcasm, twitter2015, vggsound. Did you mean 'cremad'?")),
+    cli("prepare-no-src", "data", "`--src` a folder that does not exist",
+        ("prepare", "cremad", "--src", "{tmp}/nope", "--out", "{tmp}/c"),
+        r"mmbss prepare cremad: the source folder '.*/nope' does not exist; --src must be the "
+        r"dataset as unpacked:"),
+    cli("prepare-wrong-src", "data", "`--src` a folder without the dataset's layout",
+        ("prepare", "cremad", "--src", "{tmp}/raw", "--out", "{tmp}/c"),
+        r"'.*/raw' has no AudioWAV folder; --src must be the CREMA-D folder\. Expected layout:",
+        setup=mkdir("raw")),
+    cli("prepare-no-split-files", "data", "CREMA-D without the OGM-GE split files",
+        ("prepare", "cremad", "--src", "{tmp}/raw", "--out", "{tmp}/c"),
+        r"The split files are not part of CREMA-D: take data/CREMAD/train\.csv and test\.csv from "
+        r"the OGM-GE repository", setup=mkdir("raw/AudioWAV")),
+    cli("prepare-bad-param", "cli", "`--param secs=3`",
+        ("prepare", "cremad", "--src", "{tmp}", "--out", "{tmp}/c", "--param", "secs=3"),
+        L("mmbss prepare cremad: no parameter 'secs'; its parameters (--param NAME=VALUE): "
+          "sample_rate=22050, seconds=20.0,")),
+    cli("prepare-param-form", "cli", "`--param seconds`",
+        ("prepare", "cremad", "--src", "{tmp}", "--out", "{tmp}/c", "--param", "seconds"),
+        L("mmbss prepare: '--param' must be KEY=VALUE, e.g. seconds=3; got 'seconds'.")),
+    cli("prepare-max-skipped-form", "cli", "`--max-skipped lots`",
+        ("prepare", "cremad", "--src", "{tmp}", "--out", "{tmp}/c", "--max-skipped", "lots"),
+        L("mmbss prepare: '--max-skipped' must be a count (e.g. 10) or a percentage (e.g. 1%); "
+          "got 'lots'.")),
+    cli("prepare-out-not-a-cache", "data", "`--out` a folder of other files",
+        ("prepare", "cremad", "--src", "{tmp}/raw", "--out", "{tmp}/mine"),
+        r"'.*/mine' is not empty and holds no mmbss cache; choose an empty or new --out folder\.",
+        setup=lambda tmp: (mkdir("raw/AudioWAV")(tmp), write("raw/annotations/train.csv", "")(tmp),
+                           write("raw/annotations/test.csv", "")(tmp),
+                           write("mine/notes.txt", "mine")(tmp))),
+    cli("data-root-unset", "data", "`data.name=cremad` without `data.root`",
+        train_argv("data.name=cremad", "data.options={}"),
+        L("dataset 'cremad': 'root' is not set; set data.root to the folder 'mmbss prepare cremad "
+          "--out' wrote.")),
+    cli("data-root-raw-folder", "data", "`data.root` the raw download instead of the cache",
+        train_argv("data.name=cremad", "data.options={}", "data.root={tmp}/raw"),
+        r"dataset 'cremad': '.*/raw' has no cache\.json, so it is not a prepared cache \(is it "
+        r"the raw download\?\); run 'mmbss prepare cremad --src RAW_DIR --out .*/raw' and point "
+        r"data\.root at the --out folder\.", setup=mkdir("raw/AudioWAV")),
+    cli("data-root-not-read", "data", "`data.root` for a dataset that reads no files",
+        train_argv("data.root={tmp}"),
+        L("data.root: dataset 'synthetic' has no option 'root' (it reads no files); remove "
+          "data.root from the config.")),
+    cli("train-logger-unknown", "config", "`train.loggers=[wandb]`",
+        train_argv("train.loggers=[wandb]"),
+        L("train.loggers: unknown logger 'wandb'; valid names: tensorboard, mlflow.")),
 ]
 
 

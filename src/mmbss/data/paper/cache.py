@@ -95,7 +95,7 @@ def open_cache(root: str | Path | None, dataset: str) -> Cache:
     if not head.is_file():
         raise InvalidValueError(f"dataset {dataset!r}: '{path}' has no cache.json, so it is not a "
                                 f"prepared cache (is it the raw download?); {redo} and point "
-                                f"data.options.root at the --out folder.")
+                                f"data.root at the --out folder.")
     header = json.loads(head.read_text())
     version = PREPARERS.get(dataset).version
     problems = []
