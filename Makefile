@@ -1,13 +1,14 @@
 # Two commands do all the set-up on a fresh machine:
 #   make demo   -> BSS vs its baselines on the embedded mfeat data (table + plots in runs/demo)
 #   make test   -> the test suite
+#   make docs   -> the documentation site in site/ (mkdocs, warnings are errors; CI builds it)
 VENV   ?= .venv
 PY     := $(VENV)/bin/python
 STAMP  := $(VENV)/.installed-stamp
 
 SUDO   := $(shell [ "$$(id -u)" -eq 0 ] || echo sudo)
 
-.PHONY: demo test lint bench clean browser
+.PHONY: demo test lint bench clean browser docs
 
 $(STAMP): pyproject.toml
 	python3 -m venv $(VENV)
@@ -28,6 +29,10 @@ browser:
 test: $(STAMP) browser
 	$(PY) -m pytest -q
 
+docs: $(STAMP)
+	$(VENV)/bin/python scripts/cli_reference.py --check
+	$(VENV)/bin/mkdocs build --strict --quiet
+
 lint: $(STAMP)
 	$(VENV)/bin/ruff check src tests benchmarks scripts
 
@@ -35,4 +40,4 @@ bench: $(STAMP)
 	$(PY) benchmarks/bench_sampler.py
 
 clean:
-	rm -rf $(VENV) runs .pytest_cache
+	rm -rf $(VENV) runs site .pytest_cache

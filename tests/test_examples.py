@@ -19,3 +19,9 @@ def test_readme_excerpt_is_the_example_code():
     assert len(lines) > 5
     for line in filter(None, lines):
         assert line in example, line
+
+
+def test_every_example_is_run_by_a_test():
+    tests = "\n".join(p.read_text() for p in (ROOT / "tests").rglob("*.py"))
+    for example in sorted((ROOT / "examples").glob("*.py")):
+        assert example.name in tests, f"no test runs examples/{example.name}"
