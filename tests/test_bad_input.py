@@ -1568,7 +1568,7 @@ CASES: list[Case] = [
         L("'overrides' must be a list of 'key=value' strings; got 'train.epochs=3'.")),
     cli("data-options-reserved", "config", "`data.options` giving `seed`",
         train_argv("data.options={num_samples: 300, num_classes: 3, dims: 8, seed: 3}"),
-        L("data.options: 'seed' is set by data.root, data.split_seed, data.val_fraction and "
+        L("data.options: 'seed' is set by data.split_seed, data.val_fraction and "
           "data.test_fraction; remove it from data.options.")),
     cli("train-device-cuda-word", "config", "`train.device=cuda:x`",
         train_argv("train.device=cuda:x"),
@@ -1804,6 +1804,9 @@ CASES: list[Case] = [
         train_argv("data.root={tmp}"),
         L("data.root: dataset 'synthetic' has no option 'root' (it reads no files); remove "
           "data.root from the config.")),
+    cli("data-root-twice", "config", "`data.root` and `data.options.root` both set",
+        train_argv("data.name=cremad", "data.options={root: a}", "data.root=b"),
+        L("data.root ('b') and data.options.root ('a') are both set; keep one of them.")),
     cli("train-logger-unknown", "config", "`train.loggers=[wandb]`",
         train_argv("train.loggers=[wandb]"),
         L("train.loggers: unknown logger 'wandb'; valid names: tensorboard, mlflow.")),

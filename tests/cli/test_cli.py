@@ -26,7 +26,8 @@ def test_list_and_help(capsys):
     assert main(["list"]) == 0
     out = capsys.readouterr().out
     assert "methods: anti, bss-cl, bss-lb, joint, random-pacing, uniaux" in out
-    assert "datasets: mfeat, mfeat-corrupt, synthetic" in out
+    assert ("datasets: cremad, kinetics-sounds, mfeat, mfeat-corrupt, nvgesture, sarcasm, "
+            "synthetic, twitter2015, vggsound") in out
 
 
 def test_user_errors_are_one_line_exit_2(tmp_path, capsys):

@@ -169,12 +169,15 @@ def build_data(cfg: Config):
 
     d = cfg.data
     check_int("data", "split_seed", d.split_seed, low=0)
-    reserved = sorted({"seed", "val_fraction", "test_fraction", "root"} & set(d.options))
+    reserved = sorted({"seed", "val_fraction", "test_fraction"} & set(d.options))
     if reserved:
         raise InvalidValueError(f"data.options: {', '.join(map(repr, reserved))} "
-                                f"{'is' if len(reserved) == 1 else 'are'} set by data.root, "
-                                f"data.split_seed, data.val_fraction and data.test_fraction; remove "
+                                f"{'is' if len(reserved) == 1 else 'are'} set by data.split_seed, "
+                                f"data.val_fraction and data.test_fraction; remove "
                                 f"{'it' if len(reserved) == 1 else 'them'} from data.options.")
+    if d.root is not None and "root" in d.options:
+        raise InvalidValueError(f"data.root ({d.root!r}) and data.options.root "
+                                f"({d.options['root']!r}) are both set; keep one of them.")
     factory = DATASETS.get(d.name) if d.name in DATASETS or ":" not in str(d.name) else \
         load_factory(d.name)
     accepted = factory_options(factory)
