@@ -26,8 +26,9 @@ browser:
 	    chromium chromium-driver >/dev/null) || \
 	  (echo "make test: the HTML report test needs Debian's chromium and chromium-driver; install them" && exit 1)
 
+# two xdist workers: the distributed tests on one, one launch at a time (tests/conftest.py)
 test: $(STAMP) browser
-	$(PY) -m pytest -q
+	$(PY) -m pytest -q -n 2 --dist loadgroup
 
 docs: $(STAMP)
 	$(VENV)/bin/python scripts/cli_reference.py --check

@@ -1,4 +1,4 @@
-"""Shared test helpers: a tiny, fast synthetic run config."""
+"""Shared test helpers: a tiny, fast synthetic run config; the distributed tests' xdist group."""
 
 from __future__ import annotations
 
@@ -8,6 +8,18 @@ import pytest
 import torch
 
 from mmbss.engine import Config
+
+# Test modules that start process groups (torchrun, Lightning DDP). `make test` runs the suite
+# on 2 xdist workers with --dist loadgroup: these all go to one worker, one launch at a time
+# (two launches at once would race for ports and cores), while the other worker runs the rest.
+DISTRIBUTED = {"test_core_distributed.py", "test_samplers_distributed.py", "test_engine_ddp.py",
+               "test_methods_ddp.py", "test_accelerate.py", "test_lightning.py"}
+
+
+def pytest_collection_modifyitems(config, items):
+    for item in items:
+        if item.path.name in DISTRIBUTED:
+            item.add_marker(pytest.mark.xdist_group("distributed"))
 
 
 def tiny_config(method: str = "bss-lb", epochs: int = 3, **method_kw) -> Config:

@@ -148,7 +148,7 @@ def test_other_folder_names_and_a_split_dir(tmp_path):
 
 
 def test_a_long_text_is_cut_at_a_character_boundary_and_noted():
-    from mmbss.data.paper.twitter2015 import utf8_field
+    from mmbss.data.paper.text import utf8_field
 
     notes = []
     field = utf8_field("ab\u00e9cd", 3, notes)  # é is 2 bytes: b"ab\xc3" would split it
@@ -228,7 +228,7 @@ def test_twitter2015_loader_needs_a_local_tokenizer(tmp_path, monkeypatch, tiny_
 def test_a_text_outside_the_table_is_tokenised_on_the_spot(tiny_bert):
     from transformers import AutoTokenizer
 
-    from mmbss.data.paper.twitter2015 import TokenTable
+    from mmbss.data.paper.text import TokenTable
 
     tok = AutoTokenizer.from_pretrained(tiny_bert, local_files_only=True)
     table = TokenTable(tok, [b"the cat", b"the cat", b"a dog sat on the mat"], 5)

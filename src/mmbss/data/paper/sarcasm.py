@@ -50,7 +50,7 @@ from . import transforms as T
 from .cache import open_cache
 from .decode import inside, read_image
 from .prepare import PREPARERS, Field, Item, Listing, Preparer
-from .twitter2015 import pre_caption, text_bundle, utf8_field
+from .text import pre_caption, text_bundle, utf8_field
 
 __all__ = ["CLASSES", "KEYWORDS", "read_lines", "sarcasm"]
 
