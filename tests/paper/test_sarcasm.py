@@ -19,6 +19,11 @@ CONFIG = Path(__file__).resolve().parents[2] / "configs" / "paper" / "sarcasm.ya
 TINY = ["--set", "train.epochs=1", "--set", "train.batch_size=4", "--set", "train.num_workers=2",
         "--set", "train.device=cpu", "--set", "train.eval_batch_size=8"]
 PARAMS = ["--param", "image_size=32"]
+
+
+def dataset_options(tmp):
+    """Loader options for benchmarks/bench_prepare.py: a tiny tokenizer written into tmp."""
+    return {"text_model": str(make_tiny_bert(tmp / "tiny-bert")), "max_length": 64}
 TEXTS = {0: "the cat sat on the mat . # lolsarcasm {k}",  # 'lolsarcasm' is not a keyword
          1: "oh great , i love mondays ! # blessed emoji_15 <user> caf\u00e9 {k}"}
 FIRST_ID = 851584901593931776

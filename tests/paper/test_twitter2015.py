@@ -20,6 +20,11 @@ CONFIG = Path(__file__).resolve().parents[2] / "configs" / "paper" / "twitter201
 TINY = ["--set", "train.epochs=1", "--set", "train.batch_size=4", "--set", "train.num_workers=2",
         "--set", "train.device=cpu", "--set", "train.eval_batch_size=8"]
 PARAMS = ["--param", "image_size=32"]
+
+
+def dataset_options(tmp):
+    """Loader options for benchmarks/bench_prepare.py: a tiny tokenizer written into tmp."""
+    return {"text_model": str(make_tiny_bert(tmp / "tiny-bert"))}
 HEADER = "index\t#1 Label\t#2 ImageID\t#3 String\t#3 String"
 TEST_HEADER = "index\t#1 ImageID\t#2 String\t#2 String"  # TomBERT's test.tsv: 4 header fields
 
