@@ -32,7 +32,7 @@ test: $(STAMP) browser
 
 docs: $(STAMP)
 	$(VENV)/bin/python scripts/cli_reference.py --check
-	$(VENV)/bin/mkdocs build --strict --quiet
+	NO_MKDOCS_2_WARNING=1 $(VENV)/bin/mkdocs build --strict --quiet
 
 lint: $(STAMP)
 	$(VENV)/bin/ruff check src tests benchmarks scripts

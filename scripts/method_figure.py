@@ -53,7 +53,7 @@ def main(argv=None) -> int:
         train(cfg, run, quiet=True)
         files = sorted((run / "scores").glob("epoch_*.csv"))
         first, last = _scores(files[0]), _scores(files[-1])
-    fig, ax = plt.subplots(1, 3, figsize=(15, 4.2))
+    fig, ax = plt.subplots(3, 1, figsize=(8, 12))
     bins = np.linspace(0, 2, 41)
     for (d, bad), style, when in ((first, ":", files[0].stem), (last, "-", files[-1].stem)):
         ax[0].hist(d[~bad], bins, histtype="step", ls=style, color="tab:blue", density=True,

@@ -121,7 +121,9 @@ def prepare_bss_loader(accelerator, dataset, sampler: BalanceSampler, batch_size
             rank=accelerator.process_index)``.
         batch_size: per-process batch size.
         collate_fn: default: sample dicts stacked, pre-collated batches passed through.
-        num_workers, **loader_kw: passed to the ``DataLoader``.
+        num_workers: DataLoader worker processes.
+        **loader_kw: passed to the ``DataLoader``.
+
     Raises:
         ImportError: Accelerate is not installed.
         TypeError: ``sampler`` is not a ``BalanceSampler``.

@@ -189,7 +189,9 @@ class BSSCallback(_Callback):
             eval_dataset: the same samples without augmentation, for exact scoring (default:
                 ``dataset``).
             collate_fn: default: sample dicts stacked, pre-collated batches passed through.
-            num_workers, **loader_kw: passed to the ``DataLoader`` (not ``sampler``/``shuffle``).
+            num_workers: DataLoader worker processes.
+            **loader_kw: passed to the ``DataLoader`` (not ``sampler``/``shuffle``).
+
         Raises:
             CallOrderError: the callback is not in the running Trainer's callbacks.
             ValueError: a dataset of another size than the scheduler's N.
@@ -273,8 +275,9 @@ class BSSDataModule(_DataModule):
         val: a validation set or None. With ``use_distributed_sampler=False`` Lightning does
             not shard it: every rank evaluates all of it.
         eval_batch_size: validation batch size (default: ``batch_size``).
-        collate_fn, num_workers, **loader_kw: for the loaders (see
-            :meth:`BSSCallback.train_dataloader`).
+        collate_fn: the loaders' collate (default: the mmbss sample-dict collate).
+        num_workers: DataLoader worker processes.
+        **loader_kw: other DataLoader options (see :meth:`BSSCallback.train_dataloader`).
 
     Raises:
         TypeError: ``bss`` is not a :class:`BSSCallback`.
