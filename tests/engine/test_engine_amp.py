@@ -57,3 +57,28 @@ def test_compiled_model_trains_like_the_eager_one(tmp_path):
     train(compiled, tmp_path / "compiled", quiet=True)
     a, b = _metrics(tmp_path / "eager")[0], _metrics(tmp_path / "compiled")[0]
     assert abs(a["val"]["loss"] - b["val"]["loss"]) < 1e-4
+
+
+def test_channels_last_is_refused_for_3d_convolutions(tmp_path):
+    from mmbss.engine.build import build_run
+
+    factory = tmp_path / "clips.py"
+    factory.write_text(
+        "import torch\n"
+        "from mmbss.data import DataBundle, MultiModalTensorDataset\n"
+        "def clips():\n"
+        "    def split(n):\n"
+        "        g = torch.Generator().manual_seed(n)\n"
+        "        return MultiModalTensorDataset({'rgb': torch.rand(n, 2, 3, 8, 8, generator=g),\n"
+        "                                        'aux': torch.rand(n, 4, generator=g)},\n"
+        "                                       torch.arange(n) % 2, num_classes=2)\n"
+        "    return DataBundle(train=split(8), val=split(4), test=split(4), num_classes=2,\n"
+        "                      modality_shapes={'rgb': (2, 3, 8, 8), 'aux': (4,)})\n")
+    cfg = tiny_config("uniaux", epochs=1)
+    cfg.data.name, cfg.data.options = f"{factory}:clips", {}
+    cfg.model.encoder, cfg.model.encoder_kw = {"rgb": "i3d", "aux": "mlp"}, {"aux": {"hidden": [4]}}
+    cfg.train.batch_size, cfg.train.channels_last = 4, True
+    with pytest.raises(ValueError, match=r"train.channels_last applies to 2-D convolutions, but "
+                                         r"the encoder of 'rgb' has 3-D ones \(e.g. i3d\); set "
+                                         r"train.channels_last to false."):
+        build_run(cfg)

@@ -101,8 +101,9 @@ def test_nvgesture_from_raw_layout_to_a_trained_epoch(tmp_path, capsys, one_thre
     # (a flow_data folder added in between) is refused instead of mixing two flow sources
     assert manifest["params"] == {"frames": 8, "frame_size": 20, "flow": "farneback",
                                   "flow_bound": 20.0}
-    assert _prepare(raw, cache, "--max-skipped", "3") == 0  # continued: nothing left to decode
-    assert json.loads((cache / "manifest.json").read_text())["last_run"]["decoded"] == 0
+    assert _prepare(raw, cache, "--max-skipped", "3") == 0  # continued: the skipped items again
+    # the rerun retries only the skipped items (their files may have been fixed)
+    assert json.loads((cache / "manifest.json").read_text())["last_run"]["decoded"] == 3
 
     # the padded colour span: 6 real frames, then the last one repeated; its flow there is 0
     keys = json.loads((cache / "train" / "keys.json").read_text())

@@ -97,3 +97,51 @@ def test_params_are_typed_like_their_defaults(tmp_path, capsys):
                  "--param", "frames=true"]) == 2
     assert "parameter 'frames' must be a int like its default 1; got True." in \
         capsys.readouterr().err
+
+
+def test_bad_audio_and_frame_parameters_and_read_frames_options(tmp_path, capsys):
+    from mmbss.data.paper.decode import read_frames
+
+    raw = make_cremad(tmp_path / "raw", actors=(1001, 1002), broken=False)
+    assert main(["prepare", "cremad", "--src", str(raw), "--out", str(tmp_path / "c"),
+                 "--param", "hop=0"]) == 2
+    assert "mmbss prepare cremad: 'hop' must be an int >= 1; got 0." in capsys.readouterr().err
+    with pytest.raises(ValueError, match=r"read_frames: give exactly one of 'count' \(frames "
+                                         r"picked evenly\) and 'span' \(\(start, end\) frame "
+                                         r"numbers\)."):
+        read_frames(raw / "VideoFlash" / "1001_DFA_NEU_XX.flv", 8)
+
+
+def test_an_odd_n_fft_gives_the_stored_number_of_frames(tmp_path):
+    raw = make_cremad(tmp_path / "raw", actors=(1001, 1002), broken=False)
+    manifest = prepare("cremad", raw, tmp_path / "c", progress=False,
+                       params={"sample_rate": 4000, "seconds": 1.0, "n_fft": 63, "hop": 40,
+                               "frame_size": 16})
+    assert manifest["prepared"] == 12
+    assert np.load(tmp_path / "c" / "train" / "audio.npy", mmap_mode="r").shape[1:] == (32, 100)
+
+
+def _crash_on_one_file(item, params, notes):
+    """A decoder library crashing the process on one file (module level: workers unpickle it)."""
+    import os
+    import signal
+
+    from mmbss.data.paper import cremad
+
+    if item.key == "1001_DFA_SAD_XX":
+        os.kill(os.getpid(), signal.SIGKILL)
+    return cremad._decode(item, params, notes)
+
+
+def test_a_worker_that_dies_costs_only_its_item(tmp_path, monkeypatch):
+    raw = make_cremad(tmp_path / "raw", actors=(1001, 1002), broken=False)
+    original = PREPARERS.get("cremad")
+    monkeypatch.setitem(PREPARERS._items, "cremad",
+                        (dataclasses.replace(original, decode=_crash_on_one_file), {}))
+    manifest = prepare("cremad", raw, tmp_path / "c", workers=2, progress=False,
+                       max_skipped="100%",
+                       params={"sample_rate": 4000, "seconds": 1.0, "frame_size": 16})
+    assert manifest["prepared"] == 11
+    assert manifest["skipped_items"] == [{"split": "train", "key": "1001_DFA_SAD_XX", "reason":
+                                          "the decoding process died on this item (a crash of "
+                                          "the decoder library, or out of memory)"}]

@@ -106,7 +106,7 @@ def test_sarcasm_from_raw_layout_to_a_trained_epoch(tmp_path, capsys, tiny_bert)
     texts = np.load(cache / "train" / "text.npy").tolist()
     assert texts[:2] == [b"the cat sat on the mat lolsarcasm 0",
                          "oh great i love mondays blessed emoji_15 <user> caf\u00e9 0".encode()]
-    assert main(args + ["--max-skipped", "3"]) == 0  # continues: nothing left to decode
+    assert main(args + ["--max-skipped", "3"]) == 0  # continues: the skipped items again
 
     bundle = create_dataset("sarcasm", root=str(cache), text_model=str(tiny_bert), max_length=48)
     assert bundle.modality_shapes == {"image": (3, 32, 32), "text": (2, 48)}

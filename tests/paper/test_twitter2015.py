@@ -93,12 +93,15 @@ def test_twitter2015_from_raw_layout_to_a_trained_epoch(tmp_path, capsys, tiny_b
         "negative": 2, "neutral": 2, "positive": 2}}
     assert manifest["classes"] == ["negative", "neutral", "positive"]
     assert manifest["params"]["image_size"] == 32 and manifest["params"]["max_words"] == 20
-    assert main(args + ["--max-skipped", "4"]) == 0  # continues: nothing left to decode
-    assert json.loads((cache / "manifest.json").read_text())["last_run"]["decoded"] == 0
+    assert main(args + ["--max-skipped", "4"]) == 0  # continues: the skipped items again
+    # the rerun retries only the skipped items (their files may have been fixed)
+    assert json.loads((cache / "manifest.json").read_text())["last_run"]["decoded"] == 4
 
-    texts = np.load(cache / "train" / "text.npy").tolist()  # $T$ -> target, clean_str, pre_caption
-    assert texts[:3] == [b"rt catnews the dog is a bad film hate", b"the cat sat on the mat with a dog",
-                         b"i love the red cat very good movie"]
+    # the target's words, then the tweet with $T$ -> target; clean_str and pre_caption
+    texts = np.load(cache / "train" / "text.npy").tolist()
+    assert texts[:3] == [b"the dog rt catnews the dog is a bad film hate",
+                         b"a dog the cat sat on the mat with a dog",
+                         b"the red cat i love the red cat very good movie"]
     images = np.load(cache / "train" / "image.npy", mmap_mode="r")
     assert images.shape == (11, 32, 32, 3) and images.dtype == np.uint8
 
@@ -115,7 +118,8 @@ def test_twitter2015_from_raw_layout_to_a_trained_epoch(tmp_path, capsys, tiny_b
     want = tok(texts[0].decode(), padding="max_length", truncation=True, max_length=12)
     assert sample["text"][0].tolist() == want["input_ids"]
     assert sample["text"][1].tolist() == want["attention_mask"]
-    assert bundle.info["text_truncated"]["train"] == 6  # "rt catnews ..." spelt out in letters
+    # the target's words first, then the tweet: every text is longer than 12 tokens here
+    assert bundle.info["text_truncated"]["train"] == 9
     assert torch.equal(sample["image"], torch.from_numpy(images[0].copy()).permute(2, 0, 1) / 255)
     assert float(sample["image"].max()) <= 1.0  # BSS: ToTensor only, no normalisation
 
@@ -131,13 +135,19 @@ def test_twitter2015_from_raw_layout_to_a_trained_epoch(tmp_path, capsys, tiny_b
     assert "macro_f1" in record["val"]
 
 
-def test_the_target_can_stay_a_placeholder(tmp_path):
+def test_the_target_can_stay_a_placeholder_or_only_replace_it(tmp_path, capsys):
     raw = make_twitter2015(tmp_path / "raw", per_class=(1, 1, 1), broken=False)
-    cache = tmp_path / "c"
-    assert main(["prepare", "twitter2015", "--src", str(raw), "--out", str(cache), "--quiet",
-                 *PARAMS, "--param", "replace_target=false", "--param", "max_words=4"]) == 0
-    assert np.load(cache / "dev" / "text.npy").tolist() == [b"rt catnews t is", b"the cat sat on",
-                                                            b"i love t very"]
+    for mode, texts in (("keep", [b"rt catnews t is", b"the cat sat on", b"i love t very"]),
+                        ("replace", [b"rt catnews the dog", b"the cat sat on",
+                                     b"i love the red"])):
+        cache = tmp_path / mode
+        assert main(["prepare", "twitter2015", "--src", str(raw), "--out", str(cache), "--quiet",
+                     *PARAMS, "--param", f"target={mode}", "--param", "max_words=4"]) == 0
+        assert np.load(cache / "dev" / "text.npy").tolist() == texts
+    assert main(["prepare", "twitter2015", "--src", str(raw), "--out", str(tmp_path / "x"),
+                 "--param", "target=drop"]) == 2
+    assert ("mmbss prepare twitter2015: 'target' must be one of 'prefix', 'replace', 'keep'; got "
+            "'drop'.") in capsys.readouterr().err
 
 
 def test_other_folder_names_and_a_split_dir(tmp_path):

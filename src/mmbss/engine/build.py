@@ -68,6 +68,12 @@ def build_run(cfg: Config, where: Launch | None = None) -> Run:
                         fusion=cfg.model.fusion, encoder_kw=cfg.model.encoder_kw,
                         fusion_kw=cfg.model.fusion_kw).to(device)
     if t.channels_last:
+        volumes = sorted({m for m, enc in model.encoders.items()
+                          if any(p.dim() == 5 for p in enc.parameters())})
+        if volumes:
+            raise InvalidValueError(f"train.channels_last applies to 2-D convolutions, but the "
+                                    f"encoder of {', '.join(map(repr, volumes))} has 3-D ones "
+                                    f"(e.g. i3d); set train.channels_last to false.")
         model = model.to(memory_format=torch.channels_last)
     optimizer, lr_schedule = _optimiser(cfg, model)
     _check_splits(bundle, cfg)

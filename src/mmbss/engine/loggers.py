@@ -11,7 +11,9 @@ macro-F1, mAP, each modality's accuracy, the method's statistics, the subset siz
   ``MLFLOW_ALLOW_FILE_STORE=true``, which mmbss sets for this default; its SQLite store costs
   about 10 s of table creation per new file); experiment ``mmbss``, run name = the run
   folder's name; a resumed run continues the same MLflow run (its id is kept in
-  ``<run>/mlflow_run_id``); the config is logged as params. Browse it with
+  ``<run>/mlflow_run_id``), a run that stops on an error is marked FAILED; the config is
+  logged as params. An epoch is logged after its checkpoint is written, so a resumed run never
+  logs one twice. Browse it with
   ``MLFLOW_ALLOW_FILE_STORE=true mlflow ui --backend-store-uri <run>/mlruns``.
 
 Scalar names are the record's keys joined by ``/``, e.g. ``val/acc``,
@@ -88,12 +90,12 @@ class _TensorBoard:
             self.writer.add_histogram("scores", scores, epoch)
         self.writer.flush()
 
-    def close(self) -> None:
+    def close(self, failed: bool = False) -> None:
         self.writer.close()
 
 
 class _MLflow:
-    def __init__(self, out: Path, start: int, params: Mapping[str, Any]):
+    def __init__(self, out: Path, resume: bool, params: Mapping[str, Any]):
         import os
 
         import mlflow
@@ -104,7 +106,7 @@ class _MLflow:
             uri = (out.resolve() / "mlruns").as_uri()
         self.client = mlflow.tracking.MlflowClient(tracking_uri=uri)
         id_file = out / "mlflow_run_id"
-        if start > 0 and id_file.exists():
+        if resume and id_file.exists():
             self.run_id = id_file.read_text().strip()
         else:
             experiment = self.client.get_experiment_by_name("mmbss")
@@ -128,8 +130,8 @@ class _MLflow:
         for i in range(0, len(metrics), 500):
             self.client.log_batch(self.run_id, metrics=metrics[i:i + 500])
 
-    def close(self) -> None:
-        self.client.set_terminated(self.run_id)
+    def close(self, failed: bool = False) -> None:
+        self.client.set_terminated(self.run_id, status="FAILED" if failed else "FINISHED")
 
 
 def flatten_params(config: Mapping[str, Any], prefix: str = "") -> dict[str, str]:
@@ -158,17 +160,19 @@ class Loggers:
         for logger in self.loggers:
             logger.log(int(record["epoch"]), scalars, scores)
 
-    def close(self) -> None:
-        """Flush and close every tracker."""
+    def close(self, failed: bool = False) -> None:
+        """Flush and close every tracker (an MLflow run that raised is marked FAILED)."""
         for logger in self.loggers:
-            logger.close()
+            logger.close(failed)
 
 
-def open_loggers(names: list[str], out: Path, *, start: int, config: Mapping[str, Any]) -> Loggers:
-    """Open the trackers ``names`` for the run in ``out`` that starts (or resumes) at epoch
-    ``start``; ``config`` is the run's config as a dict (logged as MLflow params)."""
+def open_loggers(names: list[str], out: Path, *, start: int, resume: bool,
+                 config: Mapping[str, Any]) -> Loggers:
+    """Open the trackers ``names`` for the run in ``out`` that starts at epoch ``start``
+    (``resume``: it continues a run, perhaps inside epoch 0); ``config`` is the run's config as
+    a dict (logged as MLflow params)."""
     made = []
     for name in check_loggers(names):
         made.append(_TensorBoard(out, start) if name == "tensorboard" else
-                    _MLflow(out, start, config))
+                    _MLflow(out, resume, config))
     return Loggers(made)

@@ -126,14 +126,17 @@ def _train(cfg: Config, out: Path, where, *, resume: bool, overwrite: bool, quie
             truncate_jsonl(out / name, start)
     teacher = _teach(cfg, out, where, quiet) if cfg.method.self_taught and start == 0 \
         and resumed is None else None
-    loggers = open_loggers(cfg.train.loggers, out, start=start, config=config_to_dict(cfg)) \
-        if main and cfg.train.loggers else None
+    loggers = open_loggers(cfg.train.loggers, out, start=start, resume=state is not None,
+                           config=config_to_dict(cfg)) if main and cfg.train.loggers else None
+    failed = True
     try:
-        return _epochs(run, cfg, out, where, quiet, start, step, best, resumed, teacher, changes,
-                       loggers)
+        summary = _epochs(run, cfg, out, where, quiet, start, step, best, resumed, teacher,
+                          changes, loggers)
+        failed = False
+        return summary
     finally:
         if loggers is not None:
-            loggers.close()
+            loggers.close(failed=failed)
 
 
 def _epochs(run, cfg: Config, out: Path, where, quiet: bool, start: int, step: int, best,
@@ -180,12 +183,12 @@ def _epochs(run, cfg: Config, out: Path, where, quiet: bool, start: int, step: i
             timings = {"epoch": epoch, "train": t2 - t1, "scoring": t1 - t0, "eval": t3 - t2}
             append_jsonl(out / "metrics.jsonl", record)  # deterministic: same config -> same file
             append_jsonl(out / "timings.jsonl", timings)
-            if loggers is not None:
-                loggers.log(record, timings, run.scheduler.scores if scored else None)
         if improved:
             best = {"epoch": epoch, "val": val, "test": test}
         # last.pt first: if a kill lands between the two, resume repairs best.pt from last.pt
         _save_resume(run, _resume_state(run, epoch + 1, step, best), out)
+        if loggers is not None:  # after the checkpoint: a resumed run never logs an epoch twice
+            loggers.log(record, timings, run.scheduler.scores if scored else None)
         if changes and main:  # the changed config is saved now
             _record_changes(out, cfg, start, changes)
         changes = []

@@ -22,6 +22,7 @@ from __future__ import annotations
 
 import csv
 import io
+from functools import partial
 from pathlib import Path
 
 import numpy as np
@@ -32,7 +33,15 @@ from ..bundle import DATASETS
 from ..splits import carve, group_split
 from . import transforms as T
 from .cache import cached_bundle, open_cache
-from .decode import inside, log_spectrogram, read_audio, read_frames, tile_to
+from .decode import (
+    check_audio_video,
+    inside,
+    log_spectrogram,
+    read_audio,
+    read_frames,
+    spectrogram_frames,
+    tile_to,
+)
 from .prepare import PREPARERS, Field, Item, Listing, Preparer
 
 __all__ = ["CLASSES", "read_split_csv", "cremad"]
@@ -83,6 +92,7 @@ def _split_file(src: Path, split_dir: Path | None, split: str) -> Path:
 
 
 def _scan(src: Path, split_dir: Path | None, params: dict) -> Listing:
+    check_audio_video("mmbss prepare cremad", params)
     if not (src / "AudioWAV").is_dir():
         raise InvalidValueError(f"mmbss prepare cremad: '{src}' has no AudioWAV folder; --src must "
                                 f"be the CREMA-D folder. Expected layout:\n{LAYOUT}")
@@ -97,7 +107,8 @@ def _scan(src: Path, split_dir: Path | None, params: dict) -> Listing:
 
 
 def _fields(params: dict) -> dict[str, Field]:
-    frames = 1 + int(round(params["sample_rate"] * params["seconds"])) // params["hop"]
+    frames = spectrogram_frames(int(round(params["sample_rate"] * params["seconds"])),
+                                params["n_fft"], params["hop"])
     size = params["frame_size"]
     return {"audio": Field((params["n_fft"] // 2 + 1, frames), "float16"),
             "visual": Field((params["frames"], size, size, 3), "uint8")}
@@ -119,19 +130,25 @@ def _decode(item: Item, params: dict, notes: list) -> dict[str, np.ndarray]:
 PREPARERS.register("cremad")(Preparer("cremad", 1, DEFAULTS, _scan, _fields, _decode, LAYOUT))
 
 
+# the transforms are partials of module-level functions: DataLoader workers started by spawn
+# (macOS, Windows; forkserver on Linux from Python 3.14) unpickle them
+def _train(values, gen, *, size: int):
+    visual = T.to_chw(values["visual"])
+    visual = T.random_flip(T.random_resized_crop(visual, size, gen), gen)
+    return {"audio": T.spectrogram(values["audio"]), "visual": T.normalise(visual, T.IMAGENET)}
+
+
+def _eval(values, gen, *, size: int):
+    visual = T.resize(T.to_chw(values["visual"]), size)
+    return {"audio": T.spectrogram(values["audio"]), "visual": T.normalise(visual, T.IMAGENET)}
+
+
 def _train_tf(size: int):
-    def tf(values, gen):
-        visual = T.to_chw(values["visual"])
-        visual = T.random_flip(T.random_resized_crop(visual, size, gen), gen)
-        return {"audio": T.spectrogram(values["audio"]), "visual": T.normalise(visual, T.IMAGENET)}
-    return tf
+    return partial(_train, size=size)
 
 
 def _eval_tf(size: int):
-    def tf(values, gen):
-        visual = T.resize(T.to_chw(values["visual"]), size)
-        return {"audio": T.spectrogram(values["audio"]), "visual": T.normalise(visual, T.IMAGENET)}
-    return tf
+    return partial(_eval, size=size)
 
 
 @DATASETS.register("cremad")

@@ -16,7 +16,8 @@ import numpy as np
 
 from ...core.errors import InvalidValueError
 
-__all__ = ["Skip", "inside", "read_audio", "tile_to", "log_spectrogram", "read_frames",
+__all__ = ["Skip", "inside", "read_audio", "tile_to", "log_spectrogram", "spectrogram_frames",
+           "check_audio_video", "read_frames",
            "pick_evenly", "read_image", "require"]
 
 _LFS = b"version https://git-lfs.github.com/spec/v1"
@@ -102,6 +103,24 @@ def tile_to(wave: np.ndarray, length: int) -> np.ndarray:
     return np.clip(np.tile(wave, reps)[:length], -1.0, 1.0)
 
 
+def check_audio_video(owner: str, params: dict) -> None:
+    """Check the audio (``sample_rate``, ``seconds``, ``n_fft``, ``hop``) and frame
+    (``frames``, ``frame_size``) parameters a preparer has."""
+    from ...core._validation import check_float, check_int
+
+    for key, low in (("sample_rate", 1), ("n_fft", 2), ("hop", 1), ("frames", 1),
+                     ("frame_size", 1)):
+        if key in params:
+            check_int(owner, key, params[key], low=low)
+    if "seconds" in params:
+        check_float(owner, "seconds", params["seconds"], low=0.0, low_open=True)
+
+
+def spectrogram_frames(length: int, n_fft: int, hop: int) -> int:
+    """The number of frames :func:`log_spectrogram` gives for ``length`` samples."""
+    return 1 + (length + 2 * (n_fft // 2) - n_fft) // hop
+
+
 def log_spectrogram(wave: np.ndarray, n_fft: int, hop: int) -> np.ndarray:
     """``log(|STFT| + 1e-7)`` as librosa computes it by default: centred frames (``n_fft // 2``
     zeros padded on each side), a periodic Hann window, ``1 + len // hop`` frames.
@@ -154,6 +173,9 @@ def read_frames(path: Path, size: int, *, count: int | None = None,
     Raises:
         Skip: missing, empty or undecodable file, no video stream, or no frame in range.
     """
+    if (count is None) == (span is None):
+        raise InvalidValueError("read_frames: give exactly one of 'count' (frames picked evenly) "
+                                "and 'span' ((start, end) frame numbers).")
     _check_file(path)
     av = require("av", "video")
     fmt = "gray" if gray else "rgb24"

@@ -41,6 +41,7 @@ from __future__ import annotations
 import csv
 import io
 import os
+from functools import partial
 from pathlib import Path
 
 import numpy as np
@@ -52,7 +53,15 @@ from ..bundle import DATASETS
 from ..splits import carve
 from . import transforms as T
 from .cache import cached_bundle, open_cache
-from .decode import inside, log_spectrogram, read_audio, read_frames, tile_to
+from .decode import (
+    check_audio_video,
+    inside,
+    log_spectrogram,
+    read_audio,
+    read_frames,
+    spectrogram_frames,
+    tile_to,
+)
 from .prepare import PREPARERS, Field, Item, Listing, Preparer
 
 __all__ = ["ADAMML_CLASSES", "read_class_list", "read_kinetics_csv", "kinetics_sounds",
@@ -203,6 +212,7 @@ def _index(src: Path, folder: str) -> tuple[dict[str, str], dict[str, str | None
 
 
 def _scan(src: Path, split_dir: Path | None, params: dict) -> Listing:
+    check_audio_video("mmbss prepare kinetics-sounds", params)
     for folder in ("train", "val"):
         if not (src / folder).is_dir():
             raise InvalidValueError(f"mmbss prepare {NAME}: '{src}' has no {folder} folder; --src "
@@ -254,8 +264,9 @@ def _scan(src: Path, split_dir: Path | None, params: dict) -> Listing:
 
 
 def audio_frames(params: dict) -> int:
-    """Spectrogram frames of ``seconds`` of audio: ``1 + samples // hop``."""
-    return 1 + int(round(params["sample_rate"] * params["seconds"])) // params["hop"]
+    """Spectrogram frames of ``seconds`` of audio (``1 + samples // hop`` for an even n_fft)."""
+    return spectrogram_frames(int(round(params["sample_rate"] * params["seconds"])),
+                              params["n_fft"], params["hop"])
 
 
 def _fields(params: dict) -> dict[str, Field]:
@@ -287,17 +298,18 @@ def frame_transforms(size: int):
     """(train, eval) transforms of ``{"audio", "visual"}``: train draws a RandomResizedCrop and
     a horizontal flip for each frame (the reference transforms each frame image on its own);
     eval resizes; both normalise with ImageNet statistics; the audio is served as stored."""
-    def train(values, gen):
-        frames = T.to_chw(values["visual"])
-        frames = torch.stack([T.random_flip(T.random_resized_crop(f, size, gen), gen)
-                              for f in frames])
-        return {"audio": T.spectrogram(values["audio"]), "visual": T.normalise(frames, T.IMAGENET)}
+    return partial(_train_frames, size=size), partial(_eval_frames, size=size)
 
-    def evaluate(values, gen):
-        frames = T.resize(T.to_chw(values["visual"]), size)
-        return {"audio": T.spectrogram(values["audio"]), "visual": T.normalise(frames, T.IMAGENET)}
 
-    return train, evaluate
+def _train_frames(values, gen, *, size: int):
+    frames = T.to_chw(values["visual"])
+    frames = torch.stack([T.random_flip(T.random_resized_crop(f, size, gen), gen) for f in frames])
+    return {"audio": T.spectrogram(values["audio"]), "visual": T.normalise(frames, T.IMAGENET)}
+
+
+def _eval_frames(values, gen, *, size: int):
+    frames = T.resize(T.to_chw(values["visual"]), size)
+    return {"audio": T.spectrogram(values["audio"]), "visual": T.normalise(frames, T.IMAGENET)}
 
 
 def carved_bundle(name: str, root, seed: int, val_fraction: float):

@@ -48,6 +48,7 @@ seeded stratified ``val_fraction`` of the prepared training clips (the lists hav
 from __future__ import annotations
 
 import re
+from functools import partial
 from pathlib import Path
 
 import numpy as np
@@ -336,19 +337,25 @@ def _window(values: dict, start: int, count: int, top: int, left: int, crop: int
             for m in ("rgb", "depth", "flow")}
 
 
+def _train(values, gen, *, frames: int, size: int, train_frames: int, crop: int):
+    start = int(torch.randint(0, frames - train_frames + 1, (), generator=gen))
+    top = int(torch.randint(0, size - crop + 1, (), generator=gen))
+    left = int(torch.randint(0, size - crop + 1, (), generator=gen))
+    return _window(values, start, train_frames, top, left, crop)
+
+
+def _eval(values, gen, *, frames: int, size: int, crop: int):
+    return _window(values, 0, frames, (size - crop) // 2, (size - crop) // 2, crop)
+
+
 def _train_tf(frames: int, size: int, train_frames: int, crop: int):
-    def tf(values, gen):
-        start = int(torch.randint(0, frames - train_frames + 1, (), generator=gen))
-        top = int(torch.randint(0, size - crop + 1, (), generator=gen))
-        left = int(torch.randint(0, size - crop + 1, (), generator=gen))
-        return _window(values, start, train_frames, top, left, crop)
-    return tf
+    """The training transform (a partial of a module-level function: spawn workers unpickle it)."""
+    return partial(_train, frames=frames, size=size, train_frames=train_frames, crop=crop)
 
 
 def _eval_tf(frames: int, size: int, crop: int):
-    def tf(values, gen):
-        return _window(values, 0, frames, (size - crop) // 2, (size - crop) // 2, crop)
-    return tf
+    """The evaluation transform (a picklable partial)."""
+    return partial(_eval, frames=frames, size=size, crop=crop)
 
 
 @DATASETS.register("nvgesture")

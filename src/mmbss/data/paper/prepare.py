@@ -9,9 +9,11 @@ rest, the same for every dataset:
   memory map), ``labels.npy``, ``keys.json`` and ``status.npy`` (0 = to do, 1 = prepared,
   2 = skipped); ``<split>/log.jsonl`` (one line per skipped item or note, with the reason);
   ``manifest.json`` (counts per split and class, every skipped item and why, every note).
-* **Resumable**: an item's status becomes 1 only after its arrays are flushed to disk, so an
-  interrupted run (Ctrl-C, kill -9, a full disk) loses at most the items in flight; the same
-  command continues from there. Parameters that differ from the cache's are refused.
+* **Resumable**: an item's status becomes 1 only after its arrays are flushed to disk (every
+  32 items or 5 s), so an interrupted run (Ctrl-C, kill -9, a full disk) loses at most that
+  much work, which the same command decodes again; it also retries the items skipped before
+  (their files may have been fixed). Parameters or split files that differ from the cache's
+  are refused.
 * **Workers**: ``workers`` processes decode; the parent writes the arrays.
 * **Nothing dropped silently**: a listed item that is missing or broken on disk is recorded
   with its reason; the summary gives the count, and the command fails when more than
@@ -32,7 +34,7 @@ from typing import Any
 
 import numpy as np
 
-from ...core.errors import InvalidValueError
+from ...core.errors import InvalidValueError, MmbssError
 from ...core.registry import Registry
 from .decode import Skip
 
@@ -137,10 +139,13 @@ def _params(preparer: Preparer, options: Mapping[str, Any]) -> dict:
     params = dict(preparer.defaults)
     for key, value in options.items():
         default = params[key]
-        if isinstance(value, str):
+        if isinstance(value, str) and not isinstance(default, str):
             import yaml
 
-            value = yaml.safe_load(value) if value.strip() else value
+            try:
+                value = yaml.safe_load(value) if value.strip() else value
+            except yaml.YAMLError:
+                pass  # not a number or a boolean: refused below with the expected type
         ok = (isinstance(value, type(default)) or (isinstance(default, float)
               and isinstance(value, int))) and not (isinstance(value, bool)
                                                     and not isinstance(default, bool))
@@ -160,24 +165,29 @@ def _write_json(path: Path, obj: Any) -> None:
 
 def _header(preparer: Preparer, params: dict, listing: Listing, fields: dict[str, Field],
             src: Path) -> dict:
+    import hashlib
+
     from ... import __version__
 
+    digest = {s: hashlib.sha256(json.dumps([[it.key, it.label] for it in items]).encode())
+              .hexdigest() for s, items in listing.splits.items()}
     return {"format": CACHE_FORMAT, "dataset": preparer.name, "preparer_version": preparer.version,
             "mmbss": __version__, "params": params, "classes": listing.classes,
             "fields": {k: {"shape": list(f.shape), "dtype": f.dtype} for k, f in fields.items()},
             "splits": {s: len(items) for s, items in listing.splits.items()},
-            "source": str(src), "complete": False}
+            "listing": digest, "source": str(src), "complete": False}
 
 
 def _same_cache(old: dict, new: dict) -> list[str]:
-    keys = ("format", "dataset", "preparer_version", "params", "classes", "fields", "splits")
+    keys = ("format", "dataset", "preparer_version", "params", "classes", "fields", "splits",
+            "listing")  # listing: the (key, label) of every item, in order
     return [k for k in keys if old.get(k) != new.get(k)]
 
 
-def _init_split(root: Path, items: list[Item], fields: dict[str, Field], fresh: bool) -> None:
+def _init_split(root: Path, items: list[Item], fields: dict[str, Field]) -> None:
     root.mkdir(parents=True, exist_ok=True)
     n = len(items)
-    if fresh or not (root / "status.npy").exists():
+    if not (root / "status.npy").exists():  # status.npy is written last: the split is ready
         for name, f in fields.items():
             np.lib.format.open_memmap(root / f"{name}.npy", mode="w+", dtype=np.dtype(f.dtype),
                                       shape=(n, *f.shape)).flush()
@@ -201,6 +211,84 @@ def read_log(split_root: Path) -> dict[int, dict]:
     return records
 
 
+def _open_log(path: Path):
+    """The log, opened for appending; a last line cut by a crash is ended first, so that the
+    next record starts on a line of its own."""
+    cut = False
+    with open(path, "rb") as f:
+        if f.seek(0, os.SEEK_END) > 0:
+            f.seek(-1, os.SEEK_END)
+            cut = f.read(1) != b"\n"
+    handle = open(path, "a")  # noqa: SIM115 - closed by prepare()
+    if cut:
+        handle.write("\n")
+    return handle
+
+
+def _run(tasks: list, workers: int, take: Callable) -> None:
+    """Decode ``tasks`` and hand each result to ``take``: in this process (``workers`` 0) or
+    in ``workers`` processes with at most two items each in flight.
+
+    A worker that dies (a decoder crash, the out-of-memory killer) breaks the pool; the items
+    that were in flight are then decoded again one at a time in a fresh pool, and the one that
+    kills its process again is recorded as skipped. An error in ``take`` or a Ctrl-C stops the
+    pool at once (queued items are cancelled; running ones are abandoned).
+    """
+    if workers == 0:
+        for task in tasks:
+            take(_work(task))
+        return
+    from concurrent.futures import FIRST_COMPLETED, ProcessPoolExecutor, wait
+    from concurrent.futures.process import BrokenProcessPool
+
+    method = "fork" if "fork" in multiprocessing.get_all_start_methods() else "spawn"
+    context = multiprocessing.get_context(method)
+    queue, suspects = iter(tasks), []
+    pool = ProcessPoolExecutor(workers, mp_context=context)
+    try:
+        while True:
+            if suspects:  # after a crash: one at a time, to find the item that kills a process
+                task = suspects.pop()
+                try:
+                    take(pool.submit(_work, task).result())
+                except BrokenProcessPool:
+                    pool.shutdown(wait=False, cancel_futures=True)
+                    pool = ProcessPoolExecutor(workers, mp_context=context)
+                    take((task[1], task[2], None, "the decoding process died on this item (a "
+                          "crash of the decoder library, or out of memory)", []))
+                continue
+            inflight = {}
+            for task in queue:
+                inflight[pool.submit(_work, task)] = task
+                if len(inflight) >= 2 * workers:
+                    break
+            if not inflight:
+                return
+            while inflight:
+                done, _ = wait(inflight, return_when=FIRST_COMPLETED)
+                broken = False
+                for future in done:
+                    task = inflight.pop(future)
+                    try:
+                        result = future.result()
+                    except BrokenProcessPool:
+                        suspects.append(task)
+                        broken = True
+                        continue
+                    take(result)
+                    if not broken:
+                        nxt = next(queue, None)
+                        if nxt is not None:
+                            inflight[pool.submit(_work, nxt)] = nxt
+                if broken:
+                    suspects.extend(inflight.values())
+                    pool.shutdown(wait=False, cancel_futures=True)
+                    pool = ProcessPoolExecutor(workers, mp_context=context)
+                    break
+    finally:
+        pool.shutdown(wait=False, cancel_futures=True)
+
+
 def _work(task):
     """Worker: decode one item -> (split, position, arrays or None, reason, notes)."""
     decode, split, pos, item, params = task
@@ -209,6 +297,8 @@ def _work(task):
         values = decode(item, params, notes)
     except Skip as why:
         return split, pos, None, str(why), notes
+    except MmbssError:  # a missing decoder package or a bad parameter: stops prepare, says why
+        raise
     except Exception as err:  # noqa: BLE001 - a decoder bug must not lose the finished items
         return split, pos, None, f"unexpected {type(err).__name__} while decoding: {err}", notes
     return split, pos, values, None, notes
@@ -267,7 +357,6 @@ def prepare(name: str, src: str | os.PathLike, out: str | os.PathLike, *, worker
     header = _header(preparer, params, listing, fields, src)
     out.mkdir(parents=True, exist_ok=True)
     old_path = out / "cache.json"
-    fresh = True
     if old_path.exists():
         old = json.loads(old_path.read_text())
         differ = _same_cache(old, header)
@@ -276,23 +365,22 @@ def prepare(name: str, src: str | os.PathLike, out: str | os.PathLike, *, worker
                 f"mmbss prepare {name}: '{out}' holds a cache prepared with other settings "
                 f"({', '.join(differ)} differ: {', '.join(f'{k}={old.get(k)!r}' for k in differ[:2])}"
                 f"); delete that folder or choose another --out to prepare it again.")
-        fresh = False
-        header["complete"] = False
     elif any(out.iterdir()):
         raise InvalidValueError(f"mmbss prepare {name}: '{out}' is not empty and holds no mmbss "
                                 f"cache; choose an empty or new --out folder.")
+    _write_json(old_path, header)  # first: an interrupted start is continued, not refused
     for split, items in listing.splits.items():
-        _init_split(out / split, items, fields, fresh)
-    _write_json(old_path, header)
+        _init_split(out / split, items, fields)
 
     status = {s: np.load(out / s / "status.npy", mmap_mode="r+") for s in listing.splits}
+    # what is not prepared yet, and what was skipped before (its files may have been fixed)
     tasks = [(preparer.decode, s, int(p), listing.splits[s][p], params)
-             for s in listing.splits for p in np.flatnonzero(status[s] == 0)]
+             for s in listing.splits for p in np.flatnonzero(status[s] != 1)]
     total = sum(len(v) for v in listing.splits.values())
     done_before = total - len(tasks)
     arrays = {s: {k: np.load(out / s / f"{k}.npy", mmap_mode="r+") for k in fields}
               for s in listing.splits}
-    logs = {s: open(out / s / "log.jsonl", "a") for s in listing.splits}  # noqa: SIM115
+    logs = {s: _open_log(out / s / "log.jsonl") for s in listing.splits}
     pending: list[tuple[str, int, int]] = []
     last_flush = time.monotonic()
     decoded = 0
@@ -326,6 +414,7 @@ def prepare(name: str, src: str | os.PathLike, out: str | os.PathLike, *, worker
                 arrays[split][k][pos] = values[k]
             pending.append((split, pos, 1))
         decoded += 1
+        bar.update(1)
         if len(pending) >= _FLUSH_ITEMS or time.monotonic() - last_flush > _FLUSH_SECONDS:
             flush()
 
@@ -333,29 +422,13 @@ def prepare(name: str, src: str | os.PathLike, out: str | os.PathLike, *, worker
 
     bar = tqdm(total=total, initial=done_before, desc=f"prepare {name}", unit="item",
                disable=not progress, dynamic_ncols=True)
-    pool = None
     try:
-        if workers > 0 and tasks:
-            method = "fork" if "fork" in multiprocessing.get_all_start_methods() else "spawn"
-            pool = multiprocessing.get_context(method).Pool(workers)
-            results = pool.imap_unordered(_work, tasks, chunksize=1)
-        else:
-            results = map(_work, tasks)
-        for result in results:
-            take(result)
-            bar.update(1)
+        _run(tasks, workers, take)
     except KeyboardInterrupt:
-        flush()
-        bar.close()
-        if pool is not None:
-            pool.terminate()
         log.warning("mmbss prepare %s: interrupted after %d of %d items; run the same command "
                     "again to continue.", name, done_before + decoded, total)
         raise
     finally:
-        if pool is not None:
-            pool.close()
-            pool.join()
         flush()
         for f in logs.values():
             f.close()
@@ -392,9 +465,12 @@ def _manifest(out: Path, header: dict, listing: Listing, elapsed: float, decoded
         splits[s] = {"listed": len(items), "prepared": int(ok.sum()),
                      "skipped": int((st == 2).sum()),
                      "per_class": {c: int(n) for c, n in zip(classes, per_class, strict=True)}}
-        for pos, rec in sorted(read_log(out / s).items()):
-            if "skipped" in rec and st[pos] == 2:
-                skipped_items.append({"split": s, "key": rec["key"], "reason": rec["skipped"]})
+        records = read_log(out / s)
+        for pos in np.flatnonzero(st == 2):  # from the status: a lost log line still counts
+            rec = records.get(int(pos), {})
+            skipped_items.append({"split": s, "key": items[pos].key, "reason": rec.get(
+                "skipped", "the reason was lost (its log line was cut by a crash); run the "
+                           "command again to retry the item")})
         for line in (out / s / "log.jsonl").read_text().splitlines():
             try:
                 rec = json.loads(line)

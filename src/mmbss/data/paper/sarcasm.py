@@ -38,6 +38,7 @@ attention mask) from the tokenizer in the local folder ``text_model``; splits tr
 from __future__ import annotations
 
 import ast
+from functools import partial
 from pathlib import Path
 
 import numpy as np
@@ -184,11 +185,13 @@ def _decode(item: Item, params: dict, notes: list) -> dict[str, np.ndarray]:
 PREPARERS.register("sarcasm")(Preparer("sarcasm", 1, DEFAULTS, _scan, _fields, _decode, LAYOUT))
 
 
+def _train_crop(stored: np.ndarray, gen, *, size: int) -> torch.Tensor:
+    x = T.random_resized_crop(T.to_chw(stored), size, gen, scale=(0.5, 1.0))
+    return T.normalise(T.random_flip(x, gen), T.CLIP)
+
+
 def _train_image(size: int):
-    def tf(stored: np.ndarray, gen) -> torch.Tensor:
-        x = T.random_resized_crop(T.to_chw(stored), size, gen, scale=(0.5, 1.0))
-        return T.normalise(T.random_flip(x, gen), T.CLIP)
-    return tf
+    return partial(_train_crop, size=size)  # picklable: spawn workers unpickle it
 
 
 def _eval_image(stored: np.ndarray) -> torch.Tensor:

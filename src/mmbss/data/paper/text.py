@@ -7,6 +7,7 @@ from __future__ import annotations
 import logging
 import os
 import re
+from functools import partial
 from pathlib import Path
 
 import numpy as np
@@ -173,12 +174,8 @@ def text_bundle(cache: Cache, *, name: str, seed: int, parts: dict, image_train,
                         "truncated; raise data.options.max_length to keep them whole", name,
                         count, len(texts[part]), part, max_length)
 
-    def train_tf(values, gen):
-        return {"image": image_train(values["image"], gen), "text": table(values["text"])}
-
-    def eval_tf(values, gen):
-        return {"image": image_eval(values["image"]), "text": table(values["text"])}
-
+    train_tf = partial(_train_item, image=image_train, table=table)  # picklable partials:
+    eval_tf = partial(_eval_item, image=image_eval, table=table)      # spawn workers need them
     return cached_bundle(cache, name=name, seed=seed, parts=parts, train_transform=train_tf,
                          eval_transform=eval_tf,
                          info={"text_model": str(Path(text_model).expanduser()),
@@ -188,3 +185,11 @@ def text_bundle(cache: Cache, *, name: str, seed: int, parts: dict, image_train,
 
 # ---------------------------------------------------------------------------------------------
 # the preparer
+
+
+def _train_item(values, gen, *, image, table):
+    return {"image": image(values["image"], gen), "text": table(values["text"])}
+
+
+def _eval_item(values, gen, *, image, table):
+    return {"image": image(values["image"]), "text": table(values["text"])}

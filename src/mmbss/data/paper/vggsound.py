@@ -41,7 +41,7 @@ import numpy as np
 
 from ...core.errors import InvalidValueError
 from ..bundle import DATASETS
-from .decode import inside
+from .decode import check_audio_video, inside
 from .kinetics_sounds import audio_frames, carved_bundle, decode_clip
 from .prepare import PREPARERS, Field, Item, Listing, Preparer
 
@@ -145,6 +145,7 @@ def _annotation(src: Path, split_dir: Path | None):
 
 
 def _scan(src: Path, split_dir: Path | None, params: dict) -> Listing:
+    check_audio_video("mmbss prepare vggsound", params)
     rows, read = _annotation(src, split_dir)
     top = src / "video" if (src / "video").is_dir() else src
     index: dict[str, str] = {}
