@@ -51,7 +51,7 @@ from . import transforms as T
 from .cache import open_cache
 from .decode import inside, read_image
 from .prepare import PREPARERS, Field, Item, Listing, Preparer
-from .text import pre_caption, text_bundle, utf8_field
+from .text import image_dir, pre_caption, text_bundle, utf8_field
 
 __all__ = ["CLASSES", "KEYWORDS", "read_lines", "sarcasm"]
 
@@ -125,20 +125,8 @@ def read_lines(path: Path) -> tuple[list[tuple[int, str, str, int]], int]:
 
 
 def _image_dir(src: Path, params: dict) -> Path:
-    if params["images"]:
-        folder = Path(params["images"]).expanduser()
-        folder = folder if folder.is_absolute() else src / folder
-        if not folder.is_dir():
-            raise InvalidValueError(f"mmbss prepare sarcasm: the image folder '{folder}' "
-                                    f"(--param images) does not exist. Expected layout:\n{LAYOUT}")
-        return folder
-    for name in _IMAGE_DIRS:
-        if (src / name).is_dir():
-            return src / name
-    raise InvalidValueError(f"mmbss prepare sarcasm: '{src}' has no image folder (looked for "
-                            f"{', '.join(_IMAGE_DIRS)}); unpack the joined dataset_image zip "
-                            f"into --src, or give --param images=FOLDER. Expected "
-                            f"layout:\n{LAYOUT}")
+    return image_dir("sarcasm", src, params["images"], _IMAGE_DIRS,
+                     "unpack the joined dataset_image zip into --src", LAYOUT)
 
 
 def _split_file(src: Path, split_dir: Path | None, split: str) -> Path:

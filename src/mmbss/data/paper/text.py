@@ -17,8 +17,8 @@ from ...core._validation import check_int
 from ...core.errors import InvalidTypeError, InvalidValueError
 from .cache import Cache, cached_bundle
 
-__all__ = ["TokenTable", "clean_str", "load_tokenizer", "pre_caption", "text_bundle",
-           "utf8_field"]
+__all__ = ["TokenTable", "clean_str", "image_dir", "load_tokenizer", "pre_caption",
+           "text_bundle", "utf8_field"]
 
 log = logging.getLogger(__name__)
 
@@ -26,6 +26,30 @@ log = logging.getLogger(__name__)
 _WORD = re.compile(r"\b[A-Za-z]+\b")
 _PUNCT = re.compile(r"[,.'!?\"()*#:;~]")
 _SPACES = re.compile(r"\s{2,}")
+
+
+def image_dir(dataset: str, src: Path, option: str, candidates: tuple[str, ...], hint: str,
+              layout: str) -> Path:
+    """The image folder: ``option`` (``--param images``; relative to ``src`` unless absolute)
+    or the first of ``candidates`` found in ``src``.
+
+    Raises:
+        ValueError: the named folder does not exist, or none of the candidates (the message
+            gives ``hint`` and the expected ``layout``).
+    """
+    if option:
+        folder = Path(option).expanduser()
+        folder = folder if folder.is_absolute() else src / folder
+        if not folder.is_dir():
+            raise InvalidValueError(f"mmbss prepare {dataset}: the image folder '{folder}' "
+                                    f"(--param images) does not exist. Expected layout:\n{layout}")
+        return folder
+    for name in candidates:
+        if (src / name).is_dir():
+            return src / name
+    raise InvalidValueError(f"mmbss prepare {dataset}: '{src}' has no image folder (looked for "
+                            f"{', '.join(candidates)}); {hint}, or give --param images=FOLDER. "
+                            f"Expected layout:\n{layout}")
 
 
 def clean_str(text: str) -> str:

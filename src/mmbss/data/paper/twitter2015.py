@@ -56,7 +56,7 @@ from . import transforms as T
 from .cache import open_cache
 from .decode import inside, read_image
 from .prepare import PREPARERS, Field, Item, Listing, Preparer
-from .text import clean_str, pre_caption, text_bundle, utf8_field
+from .text import clean_str, image_dir, pre_caption, text_bundle, utf8_field
 
 __all__ = ["CLASSES", "read_tsv", "tweet_text", "twitter2015"]
 
@@ -112,20 +112,8 @@ def read_tsv(path: Path) -> list[tuple[int, str, int, str, str, str]]:
 
 
 def _image_dir(src: Path, params: dict) -> Path:
-    if params["images"]:
-        folder = Path(params["images"]).expanduser()
-        folder = folder if folder.is_absolute() else src / folder
-        if not folder.is_dir():
-            raise InvalidValueError(f"mmbss prepare twitter2015: the image folder '{folder}' "
-                                    f"(--param images) does not exist. Expected layout:\n{LAYOUT}")
-        return folder
-    for name in _IMAGE_DIRS:
-        if (src / name).is_dir():
-            return src / name
-    raise InvalidValueError(f"mmbss prepare twitter2015: '{src}' has no image folder (looked for "
-                            f"{', '.join(_IMAGE_DIRS)}); --src must be the unpacked "
-                            f"IJCAI2019_data folder, or give --param images=FOLDER. Expected "
-                            f"layout:\n{LAYOUT}")
+    return image_dir("twitter2015", src, params["images"], _IMAGE_DIRS,
+                     "--src must be the unpacked IJCAI2019_data folder", LAYOUT)
 
 
 def _split_file(src: Path, split_dir: Path | None, split: str) -> Path:
